@@ -1,0 +1,28 @@
+"""The product's marshmallow schemas and the entity registry built from them."""
+from __future__ import annotations
+
+from .crm import ContactSchema, CustomerSchema, VisitSchema, VisitVoidSchema
+from .registry import DERIVED_FIELDS, Entity, Registry
+
+
+def build_registry() -> Registry:
+    """Return the registry of every synced entity, parents first."""
+    registry = Registry()
+    registry.register(
+        "customer", "customers", "document", CustomerSchema,
+        text_fields=("remark",), scope_fields=("owner_id", "deleted"),
+    )
+    registry.register(
+        "contact", "contacts", "document", ContactSchema,
+        text_fields=("remark",), parent=("customer", "customer_id"),
+    )
+    registry.register("visit", "visits", "event", VisitSchema, parent=("customer", "customer_id"))
+    registry.register(
+        "visit_void", "visit_voids", "event", VisitVoidSchema, parent=("customer", "customer_id")
+    )
+    return registry
+
+
+REGISTRY = build_registry()
+
+__all__ = ["DERIVED_FIELDS", "Entity", "REGISTRY", "Registry", "build_registry"]

@@ -1,0 +1,509 @@
+"""The server side of sync: the change log, per-device scope state, push judging and pull paging.
+
+``ServerStore`` is a replica whose local writes go to the log (``sync_log``, ``server_seq`` =
+``seq``) instead of an outbox. ``SyncServer`` handles protocol messages from authenticated
+devices: it applies a pushed batch in one transaction, resolves concurrent field writes by edit
+time (clamped for skew), asks the validator, compensates rejected fields, refuses records
+outside the user's scope, and pages pulls from the log and a per-device queue of whole records
+(entering scope, repair) and evictions (leaving scope). It knows nothing of HTTP.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from shared.schemas.registry import Entity, Registry
+
+from .authority import FieldChange, Principal, RecordDiff, Validator, Verdict, accept_all
+from .clock import DEFAULT_MAX_SKEW_MS, Clock, Hlc, clamp_to_receipt, iso_from_ms
+from .document import InvalidChanges, MissingDependencies, RecordDocument, Stamp
+from .errors import Forbidden, InvalidMessage
+from .protocol import (
+    PullRequestSchema,
+    PullResponseSchema,
+    PushRequestSchema,
+    PushResponseSchema,
+    check_version,
+    dump,
+    load,
+)
+from .scope import Everything, Scope
+from .store import ReplicaStore, new_id, record_digest
+
+_server_migrations = Migrations("fieldbook-sync-server")
+
+
+@_server_migrations(name="server_tables")
+def _server_tables(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE TABLE sync_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, entity TEXT NOT NULL,"
+        " record_id TEXT NOT NULL, item_key TEXT NOT NULL, payload BLOB NOT NULL, origin TEXT, target TEXT,"
+        " UNIQUE (kind, item_key))"
+    )
+    db.execute("CREATE INDEX sync_log_record ON sync_log (entity, record_id, seq)")
+    db.execute(
+        "CREATE TABLE sync_devices (device_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL DEFAULT -1,"
+        " verified TEXT, last_pull_at TEXT, last_push_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE sync_device_records (device_id TEXT NOT NULL, entity TEXT NOT NULL, record_id TEXT NOT NULL,"
+        " PRIMARY KEY (device_id, entity, record_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE sync_device_queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
+        " entity TEXT NOT NULL, record_id TEXT NOT NULL, action TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX sync_device_queue_device ON sync_device_queue (device_id, seq)")
+
+
+class ServerStore(ReplicaStore):
+    """The central replica: local writes are appended to the log other replicas pull from."""
+
+    def __init__(self, db: sqlite_utils.Database, registry: Registry, clock: Clock) -> None:
+        super().__init__(db, registry, clock)
+        _server_migrations.apply(db)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()  # the server's time is canonical
+
+    def log_max(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(seq), 0) FROM sync_log").fetchone()[0])
+
+    def scope_epoch(self) -> int:
+        return int(self._meta("scope_epoch") or 0)
+
+    def bump_scope_epoch(self) -> None:
+        """Make every device re-check its scope on its next pull (owner, role or org changed)."""
+        with self.write():
+            self._set_meta("scope_epoch", str(self.scope_epoch() + 1))
+
+    def log_change(self, entity: str, record_id: str, change_hash: str, data: bytes, origin: str | None) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin) VALUES ('change', ?, ?, ?, ?, ?)",
+            [entity, record_id, change_hash, data, origin],
+        )
+
+    def log_event(self, entity: str, row: Mapping[str, Any], origin: str | None) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin) VALUES ('event', ?, ?, ?, ?, ?)",
+            [entity, row["id"], row["id"], json.dumps(dict(row), ensure_ascii=False).encode(), origin],
+        )
+
+    def log_rejection(self, rejection: Mapping[str, Any], target: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, target) VALUES ('rejection', ?, ?, ?, ?, ?)",
+            [rejection["entity"], rejection["record_id"], rejection["id"], json.dumps(dict(rejection), ensure_ascii=False).encode(), target],
+        )
+
+    def _record_local_changes(self, entity: Entity, record_id: str, changes: Sequence[Any]) -> None:
+        for change in changes:
+            self.log_change(entity.name, record_id, change.hash, change.data, None)
+        if entity.scope_fields:
+            self._set_meta("scope_epoch", str(self.scope_epoch() + 1))
+
+    def _record_local_event(self, entity: Entity, row: Mapping[str, Any]) -> None:
+        self.log_event(entity.name, row, None)
+
+
+class SyncServer:
+    """Judge pushes and serve pulls for authenticated devices."""
+
+    def __init__(
+        self,
+        store: ServerStore,
+        validator: Validator = accept_all,
+        scope: Scope | None = None,
+        max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+    ) -> None:
+        self.store = store
+        self.registry = store.registry
+        self.validator = validator
+        self.scope = scope or Everything()
+        self.max_skew_ms = max_skew_ms
+
+    # ---- push -------------------------------------------------------------------------------
+    def handle_push(self, principal: Principal, payload: Any) -> dict[str, Any]:
+        """Apply one pushed batch atomically; return per-item acks and rejections."""
+        msg = load(PushRequestSchema(), payload)
+        check_version(msg["schema_version"])
+        if msg["device_id"] != principal.device_id:
+            raise Forbidden("The message names another device than the one authenticated.")
+        for item in msg["items"]:
+            self._check_item_shape(item)
+        acked: list[int] = []
+        rejections: list[dict[str, Any]] = []
+        conflicts = 0
+        store = self.store
+        with store.write():
+            for item in msg["items"]:
+                entity = self.registry[item["entity"]]
+                if entity.kind == "document":
+                    found, kept = self._push_document(principal, entity, item)
+                    conflicts += kept
+                else:
+                    found = self._push_event(principal, entity, item)
+                for rejection in found:
+                    store.log_rejection(rejection, principal.device_id)
+                rejections += found
+                acked += item["outbox"]
+            self._touch_device(principal.device_id, "last_push_at")
+        return dump(
+            PushResponseSchema(),
+            {"acked": acked, "rejections": rejections, "conflicts": conflicts, "server_ms": store.now_ms()},
+        )
+
+    def _check_item_shape(self, item: Mapping[str, Any]) -> None:
+        entity = self.registry.get(item["entity"])
+        if entity is None:
+            raise InvalidMessage(f"Unknown entity {item['entity']!r}.", fields={"entity": ["Unknown entity."]})
+        if entity.kind == "document" and (not item["changes"] or item["event"] is not None):
+            raise InvalidMessage(f"A {entity.name} push item carries changes, not an event.")
+        if entity.kind == "event":
+            event = item["event"]
+            if not isinstance(event, dict) or item["changes"] is not None:
+                raise InvalidMessage(f"A {entity.name} push item carries one event.")
+            if event.get("id") != item["record_id"]:
+                raise InvalidMessage("The event id must equal the item's record_id.")
+            try:
+                Hlc.decode(str(event.get("hlc")))
+            except ValueError as exc:
+                raise InvalidMessage("The event's hlc is malformed.") from exc
+            values = {k: v for k, v in event.items() if k not in ("id", "hlc", "author_id")}
+            errors = entity.schema().validate(values)
+            if errors:
+                raise InvalidMessage(f"The {entity.name} event is invalid.", fields=errors)  # type: ignore[arg-type]
+
+    def _rejection(self, entity: str, record_id: str, kind: str, reason: str, field: str | None = None, detail: Any = None) -> dict[str, Any]:
+        return {
+            "id": new_id(), "entity": entity, "record_id": record_id, "field": field, "kind": kind,
+            "reason": reason, "detail": detail, "created_at": iso_from_ms(self.store.now_ms()),
+        }
+
+    def _push_document(self, principal: Principal, entity: Entity, item: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        store = self.store
+        record_id = item["record_id"]
+        row = store._doc_row(entity.name, record_id)
+        if row is not None:
+            doc = RecordDocument.load(row[0], store.actor)
+            server_heads: list[str] = json.loads(row[1])
+            before = doc.values()
+            if not self._visible(principal, entity, before):
+                return [self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True})], 0
+        else:
+            doc = RecordDocument.empty(store.actor)
+            server_heads, before = [], {}
+        try:
+            added = doc.apply(item["changes"])
+        except InvalidChanges as exc:
+            raise InvalidMessage(f"Change bytes for {entity.name} {record_id} are not valid Automerge changes.") from exc
+        except MissingDependencies:
+            return [self._rejection(entity.name, record_id, "record", "missing_dependencies", detail={"drop": False})], 0
+        if not added:
+            return [], 0  # a re-delivered push: already applied
+        new_changes = doc.changes_since(server_heads)
+        depended = {d for c in new_changes for d in c.deps}
+        client_heads = sorted(c.hash for c in new_changes if c.hash not in depended)
+        after = doc.values()
+        resolved: dict[str, tuple[Any, Stamp]] = {}
+        kept: dict[str, dict[str, Any]] = {}
+        now = store.now_ms()
+        for name in sorted(doc.conflicting_fields(server_heads, doc.heads()) if server_heads else ()):
+            theirs, ours = doc.stamp(name, client_heads), doc.stamp(name, server_heads)
+            if theirs is None or ours is None:
+                continue
+            theirs = Stamp(clamp_to_receipt(theirs.ms, now, self.max_skew_ms), theirs.author, theirs.site)
+            their_value, our_value = doc.get(name, client_heads), doc.get(name, server_heads)
+            if (theirs.ms, theirs.site) > (ours.ms, ours.site):
+                win, lose = (their_value, theirs), (our_value, ours)
+            else:
+                win, lose = (our_value, ours), (their_value, theirs)
+            resolved[name] = win
+            after[name] = win[0]
+            kept[new_id()] = {"field": name, "value": lose[0], "author": lose[1].author, "at": lose[1].ms, "site": lose[1].site}
+        if row is None and not self._visible(principal, entity, after):
+            return [self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True, "values": after})], 0
+        changed = tuple(
+            FieldChange(n, before.get(n), after.get(n)) for n in sorted(set(before) | set(after)) if before.get(n) != after.get(n)
+        )
+        verdict = self._judge(principal, entity, RecordDiff(entity.name, record_id, row is None, before, changed))
+        if verdict.refused:
+            return [self._rejection(entity.name, record_id, "record", verdict.refused, detail={"drop": row is None, "values": after})], 0
+        rejections = []
+        for name, reason in sorted(verdict.rejected_fields.items()):
+            restore_stamp = doc.stamp(name, server_heads) if server_heads else None
+            resolved[name] = (before.get(name), restore_stamp or Stamp(now, "server", store.site_id))
+            kept = {k: v for k, v in kept.items() if v["field"] != name}
+            rejections.append(self._rejection(entity.name, record_id, "field", reason, field=name, detail={"value": after.get(name)}))
+        if resolved or kept:
+            doc.resolve(resolved, kept, entity.text_fields)
+        for change in new_changes:
+            store.log_change(entity.name, record_id, change.hash, change.data, principal.device_id)
+        for change in doc.changes_since(sorted(set(server_heads) | set(client_heads)) if server_heads else client_heads):
+            if change.hash not in {c.hash for c in new_changes}:
+                store.log_change(entity.name, record_id, change.hash, change.data, None)
+        store._store_doc(entity, record_id, doc, server_heads or None)
+        self._hold(principal.device_id, entity.name, record_id)
+        if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
+            store._set_meta("scope_epoch", str(store.scope_epoch() + 1))
+        return rejections, len(kept)
+
+    def _push_event(self, principal: Principal, entity: Entity, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+        store = self.store
+        event = dict(item["event"])
+        if store.event_row(entity.name, event["id"]) is not None:
+            self._hold(principal.device_id, entity.name, event["id"])
+            return []
+        values = {k: v for k, v in event.items() if k not in ("id", "hlc", "author_id")}
+        if entity.parent and not self._parent_visible(principal, entity, values):
+            return [self._rejection(entity.name, event["id"], "record", "out_of_scope", detail={"drop": True, "values": values})]
+        changes = tuple(FieldChange(k, None, v) for k, v in sorted(values.items()))
+        verdict = self._judge(principal, entity, RecordDiff(entity.name, event["id"], True, {}, changes))
+        if verdict.refused or verdict.rejected_fields:
+            reason = verdict.refused or "; ".join(f"{k}: {v}" for k, v in verdict.rejected_fields.items())
+            return [self._rejection(entity.name, event["id"], "record", reason, detail={"drop": True, "values": values})]
+        hlc = Hlc.decode(event["hlc"])
+        now = store.now_ms()
+        origin: str | None = principal.device_id
+        if clamp_to_receipt(hlc.ms, now, self.max_skew_ms) != hlc.ms:
+            clock = store._hlc()
+            hlc = clock.tick()  # a clock far ahead must not jump the ledger queue
+            origin = None  # the device must receive the corrected reading
+        row = {**values, "id": event["id"], "hlc": hlc.encode(), "author_id": principal.user_id}
+        if row["author_id"] != event.get("author_id"):
+            origin = None
+        store.put_event(entity.name, row)
+        store.log_event(entity.name, row, origin)
+        self._hold(principal.device_id, entity.name, event["id"])
+        return []
+
+    def _judge(self, principal: Principal, entity: Entity, diff: RecordDiff) -> Verdict:
+        """Schema-check the new values, then ask the server's rules."""
+        schema = entity.schema()
+        changed = {
+            c.field: c.new for c in diff.changes
+            if c.new is not None and c.field not in entity.text_fields and c.field in schema.load_fields
+        }
+        errors = schema.validate(changed, partial=True) if changed else {}
+        verdict = self.validator(principal, diff)
+        for name, messages in errors.items():
+            if name in entity.columns:
+                verdict.rejected_fields.setdefault(name, f"invalid: {messages}")
+        return verdict
+
+    # ---- scope ------------------------------------------------------------------------------
+    def _visible(self, principal: Principal, entity: Entity, values: Mapping[str, Any]) -> bool:
+        if entity.parent:
+            return self._parent_visible(principal, entity, values)
+        return self.scope.visible(principal, entity.name, values)
+
+    def _parent_visible(self, principal: Principal, entity: Entity, values: Mapping[str, Any]) -> bool:
+        assert entity.parent is not None
+        parent = self.registry[entity.parent[0]]
+        parent_id = values.get(entity.parent[1])
+        rows = list(self.store.db.query(f"SELECT * FROM [{parent.table}] WHERE id = ?", [parent_id])) if parent_id else []
+        return bool(rows) and self._visible(principal, parent, rows[0])
+
+    def visible_set(self, principal: Principal) -> set[tuple[str, str]]:
+        """Every (entity, id) the principal may hold, parents deciding for their children."""
+        visible: set[tuple[str, str]] = set()
+        ids_by_entity: dict[str, set[str]] = {}
+        for entity in self.registry:
+            ids: set[str] = set()
+            if entity.parent is None:
+                for row in self.store.db.query(f"SELECT * FROM [{entity.table}]"):
+                    if self.scope.visible(principal, entity.name, row):
+                        ids.add(row["id"])
+            else:
+                parents = ids_by_entity.get(entity.parent[0], set())
+                for record_id, parent_id in self.store.db.execute(f"SELECT id, [{entity.parent[1]}] FROM [{entity.table}]"):
+                    if parent_id in parents:
+                        ids.add(record_id)
+            ids_by_entity[entity.name] = ids
+            visible |= {(entity.name, i) for i in ids}
+        return visible
+
+    def _held(self, device_id: str) -> set[tuple[str, str]]:
+        return {(e, i) for e, i in self.store.db.execute("SELECT entity, record_id FROM sync_device_records WHERE device_id = ?", [device_id])}
+
+    def _hold(self, device_id: str, entity: str, record_id: str) -> None:
+        self.store.db.execute("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", [device_id, entity, record_id])
+
+    def _touch_device(self, device_id: str, column: str) -> None:
+        self.store.db.execute("INSERT OR IGNORE INTO sync_devices (device_id) VALUES (?)", [device_id])
+        self.store.db.execute(f"UPDATE sync_devices SET {column} = ? WHERE device_id = ?", [iso_from_ms(self.store.now_ms()), device_id])
+
+    def _enqueue(self, device_id: str, items: Iterable[tuple[str, str]], action: str) -> None:
+        order = {e.name: n for n, e in enumerate(self.registry)}
+        rows = sorted(items, key=lambda k: (order.get(k[0], 99), k[1]))
+        self.store.db.conn.executemany(
+            "INSERT INTO sync_device_queue (device_id, entity, record_id, action) VALUES (?, ?, ?, ?)",
+            [(device_id, e, i, action) for e, i in rows],
+        )
+
+    def _reconcile(self, principal: Principal, log_from: int, log_to: int) -> None:
+        """Queue what entered and left the principal's scope, and refreshes for held records."""
+        device = principal.device_id
+        visible, held = self.visible_set(principal), self._held(device)
+        touched = {
+            (e, i) for e, i in self.store.db.execute(
+                "SELECT DISTINCT entity, record_id FROM sync_log WHERE seq > ? AND seq <= ? AND kind != 'rejection'"
+                " AND (origin IS NULL OR origin != ?)",
+                [log_from, log_to, device],
+            )
+        }
+        self._enqueue(device, held - visible, "evict")
+        self._enqueue(device, (visible - held) | (visible & held & touched), "enter")
+
+    def _repair(self, principal: Principal, manifest: Sequence[Sequence[str]]) -> None:
+        """Queue whole records where the device's manifest differs from what it should hold."""
+        device = principal.device_id
+        theirs = {(m[0], m[1]): m[2] for m in manifest if len(m) == 3}
+        visible = self.visible_set(principal)
+        ours = {key: self._version(*key) for key in visible}
+        self._enqueue(device, {k for k in theirs if k not in visible}, "evict")
+        self._enqueue(device, {k for k, v in ours.items() if theirs.get(k) != v}, "enter")
+
+    def _version(self, entity: str, record_id: str) -> str | None:
+        if self.registry[entity].kind == "document":
+            heads = self.store.doc_heads(entity, record_id)
+            return None if heads is None else ",".join(heads)
+        row = self.store.event_row(entity, record_id)
+        return None if row is None else str(row["hlc"])
+
+    def _whole(self, entity: str, record_id: str) -> dict[str, Any] | None:
+        if self.registry[entity].kind == "document":
+            row = self.store._doc_row(entity, record_id)
+            return None if row is None else {"entity": entity, "record_id": record_id, "document": row[0]}
+        event = self.store.event_row(entity, record_id)
+        return None if event is None else {"entity": entity, "record_id": record_id, "event": event}
+
+    def _checksum(self, device_id: str) -> str:
+        value = 0
+        for entity, record_id in self._held(device_id):
+            version = self._version(entity, record_id)
+            if version is not None:
+                value ^= record_digest(entity, record_id, version)
+        return f"{value:032x}"
+
+    # ---- pull -------------------------------------------------------------------------------
+    def handle_pull(self, principal: Principal, payload: Any) -> dict[str, Any]:
+        """Return the next page of what the device lacks: queued records, log changes, evictions."""
+        msg = load(PullRequestSchema(), payload)
+        check_version(msg["schema_version"])
+        device = principal.device_id
+        if msg["device_id"] != device:
+            raise Forbidden("The message names another device than the one authenticated.")
+        log_pos, queue_pos = _parse_cursor(msg["cursor"])
+        limit = msg["limit"]
+        store = self.store
+        with store.write():
+            self._touch_device(device, "last_pull_at")
+            store.db.execute("DELETE FROM sync_device_queue WHERE device_id = ? AND seq <= ?", [device, queue_pos])
+            epoch = store.scope_epoch()
+            (device_epoch,) = store.db.execute("SELECT epoch FROM sync_devices WHERE device_id = ?", [device]).fetchone()
+            if device_epoch != epoch:
+                top = store.log_max()
+                self._reconcile(principal, log_pos, top)
+                log_pos = top
+                store.db.execute("UPDATE sync_devices SET epoch = ? WHERE device_id = ?", [epoch, device])
+            if msg["manifest"] is not None:
+                self._repair(principal, msg["manifest"])
+            records: list[dict[str, Any]] = []
+            evictions: list[dict[str, Any]] = []
+            rejections: list[dict[str, Any]] = []
+            queued = store.db.execute(
+                "SELECT seq, entity, record_id, action FROM sync_device_queue WHERE device_id = ? ORDER BY seq LIMIT ?",
+                [device, limit],
+            ).fetchall()
+            for seq, entity, record_id, action in queued:
+                queue_pos = max(queue_pos, seq)
+                if action == "evict":
+                    evictions.append({"entity": entity, "record_id": record_id})
+                    store.db.execute("DELETE FROM sync_device_records WHERE device_id = ? AND entity = ? AND record_id = ?", [device, entity, record_id])
+                elif (whole := self._whole(entity, record_id)) is not None:
+                    records.append(whole)
+                    self._hold(device, entity, record_id)
+            more = len(queued) == limit
+            if not more:
+                log_pos, more = self._page_log(principal, log_pos, limit - len(queued), records, rejections)
+            checksum = None
+            if not more:
+                checksum = self._cached_checksum(device, f"{log_pos}:{epoch}")
+        return dump(
+            PullResponseSchema(),
+            {"records": records, "evictions": evictions, "rejections": rejections, "cursor": f"{log_pos}:{queue_pos}",
+             "more": more, "checksum": checksum, "server_ms": store.now_ms()},
+        )
+
+    def _cached_checksum(self, device: str, key: str) -> str:
+        (cached,) = self.store.db.execute("SELECT verified FROM sync_devices WHERE device_id = ?", [device]).fetchone()
+        if cached and cached.rsplit(":", 1)[0] == key:
+            return str(cached.rsplit(":", 1)[1])
+        checksum = self._checksum(device)
+        self.store.db.execute("UPDATE sync_devices SET verified = ? WHERE device_id = ?", [f"{key}:{checksum}", device])
+        return checksum
+
+    def _page_log(
+        self, principal: Principal, log_pos: int, limit: int, records: list[dict[str, Any]], rejections: list[dict[str, Any]]
+    ) -> tuple[int, bool]:
+        device = principal.device_id
+        rows = self.store.db.execute(
+            "SELECT seq, kind, entity, record_id, payload, origin, target FROM sync_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            [log_pos, max(limit, 1)],
+        ).fetchall()
+        held = None
+        by_record: dict[tuple[str, str], dict[str, Any]] = {}
+        sent_whole: set[tuple[str, str]] = {(r["entity"], r["record_id"]) for r in records}
+        for seq, kind, entity_name, record_id, payload, origin, target in rows:
+            log_pos = seq
+            key = (entity_name, record_id)
+            if kind == "rejection":
+                if target == device:
+                    rejections.append(json.loads(payload))
+                continue
+            if key in sent_whole:
+                continue
+            if held is None:
+                held = self._held(device)
+            if key in held:
+                if origin == device:
+                    continue
+                if kind == "change":
+                    by_record.setdefault(key, {"entity": entity_name, "record_id": record_id, "changes": []})["changes"].append(payload)
+                else:
+                    records.append({"entity": entity_name, "record_id": record_id, "event": json.loads(payload)})
+                continue
+            entity = self.registry[entity_name]
+            current = self._current_values(entity, record_id)
+            if current is not None and self._visible(principal, entity, current) and (whole := self._whole(entity_name, record_id)):
+                records.append(whole)
+                sent_whole.add(key)
+                held.add(key)
+                self._hold(device, entity_name, record_id)
+        records.extend(by_record.values())
+        return log_pos, len(rows) == limit
+
+    def _current_values(self, entity: Entity, record_id: str) -> dict[str, Any] | None:
+        rows = list(self.store.db.query(f"SELECT * FROM [{entity.table}] WHERE id = ?", [record_id]))
+        return rows[0] if rows else None
+
+    def forget_device(self, device_id: str) -> None:
+        """Drop a device's sync state (revoked or re-seeded)."""
+        with self.store.write():
+            for table in ("sync_devices", "sync_device_records", "sync_device_queue"):
+                self.store.db.execute(f"DELETE FROM {table} WHERE device_id = ?", [device_id])
+
+
+def _parse_cursor(cursor: str) -> tuple[int, int]:
+    if cursor == "":
+        return 0, 0
+    try:
+        log_pos, queue_pos = (int(p) for p in cursor.split(":"))
+    except ValueError as exc:
+        raise InvalidMessage("The cursor is malformed.", fields={"cursor": ["Malformed cursor."]}) from exc
+    if log_pos < 0 or queue_pos < 0:
+        raise InvalidMessage("The cursor is malformed.", fields={"cursor": ["Malformed cursor."]})
+    return log_pos, queue_pos

@@ -1,0 +1,490 @@
+"""The replica store: one SQLite database holding a replica's documents, events and sync state.
+
+Tables (all created by ``migrate``):
+- ``sync_meta``: site id, cursor, clock offset, HLC, scope digest;
+- ``sync_docs``: per record its Automerge bytes and heads;
+- one materialized table per entity (``customers``, ``visits`` ...) of current values, written in
+  the same transaction as the document or event, so lists and search never read documents;
+- ``sync_outbox``: unacknowledged local changes and events (client replicas);
+- ``sync_rejections``: what the server refused, shown on the "sync issues" page.
+
+Deleted records stay as rows with ``deleted = 1``; only eviction (a record leaving the user's
+scope) removes rows. Every public write runs in one ``BEGIN IMMEDIATE`` transaction.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+from uuid6 import uuid7
+
+from shared.schemas.registry import Entity, Registry
+
+from .clock import Clock, Hlc, HybridLogicalClock, iso_from_ms
+from .document import RecordDocument, Scalar, Stamp
+
+_EVENT_KEYS = frozenset({"id", "hlc", "author_id"})
+_SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int}
+
+
+def new_id() -> str:
+    """A time-ordered UUIDv7 as text: record ids are born where the record is born."""
+    return str(uuid7())
+
+
+class RecordNotFound(KeyError):
+    """No record of that entity and id in this replica."""
+
+
+def record_digest(entity: str, record_id: str, version: str) -> int:
+    """The per-record contribution to a scope checksum (XOR-combined, so order does not matter)."""
+    return int.from_bytes(hashlib.sha256(f"{entity}|{record_id}|{version}".encode()).digest()[:16], "big")
+
+
+def migrations_for(registry: Registry) -> Migrations:
+    """The named migrations creating the sync tables and one table per registered entity."""
+    m = Migrations("fieldbook-sync")
+
+    @m(name="sync_tables")
+    def sync_tables(db: sqlite_utils.Database) -> None:
+        db.execute("CREATE TABLE sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE sync_docs (entity TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,"
+            " heads TEXT NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID"
+        )
+        db.execute(
+            "CREATE TABLE sync_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, entity TEXT NOT NULL,"
+            " record_id TEXT NOT NULL, kind TEXT NOT NULL, item_key TEXT NOT NULL, payload BLOB NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE sync_rejections (id TEXT PRIMARY KEY, entity TEXT NOT NULL, record_id TEXT NOT NULL,"
+            " field TEXT, kind TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, created_at TEXT NOT NULL,"
+            " dismissed INTEGER NOT NULL DEFAULT 0)"
+        )
+
+    for entity in registry:
+        m(name=f"entity_{entity.plural}")(_entity_table(entity))
+    return m
+
+
+def _entity_table(entity: Entity):  # type: ignore[no-untyped-def]
+    def create(db: sqlite_utils.Database) -> None:
+        columns: dict[str, Any] = {"id": str}
+        columns.update({n: _SQL_TYPES[t] for n, t in entity.columns.items()})
+        if entity.kind == "document":
+            columns.update(updated_at=str, conflicts=str)
+        else:
+            columns.update(hlc=str, author_id=str)
+        db[entity.table].create(columns, pk="id")  # type: ignore[union-attr]
+        if entity.parent:
+            db[entity.table].create_index([entity.parent[1]])  # type: ignore[union-attr]
+
+    create.__name__ = f"entity_{entity.plural}"
+    return create
+
+
+class ReplicaStore:
+    """A replica on SQLite. Subclasses decide where local writes are recorded (outbox or log)."""
+
+    def __init__(self, db: sqlite_utils.Database, registry: Registry, clock: Clock) -> None:
+        self.db = db
+        self.registry = registry
+        self.clock = clock
+        self._lock = threading.RLock()
+        migrations_for(registry).apply(db)
+        self.site_id = self._meta("site_id") or self._init_site()
+        self.actor = uuid.UUID(self.site_id).bytes
+
+    @classmethod
+    def open(cls, path: str, registry: Registry, clock: Clock) -> ReplicaStore:
+        """Open (creating if needed) a WAL-mode database file as a replica."""
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return cls(db, registry, clock)
+
+    # ---- transactions and meta --------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM sync_meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO sync_meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    def _init_site(self) -> str:
+        site = str(uuid.uuid4())
+        with self.write():
+            self._set_meta("site_id", site)
+        return site
+
+    def now_ms(self) -> int:
+        """Server-canonical time: the local clock plus the offset learned from the server."""
+        return self.clock.now_ms() + int(self._meta("clock_offset_ms") or 0)
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        with self.write():
+            self._set_meta("clock_offset_ms", str(offset_ms))
+
+    def _hlc(self) -> HybridLogicalClock:
+        last = self._meta("hlc")
+        outer = self
+
+        class _Canonical:
+            def now_ms(self) -> int:
+                return outer.now_ms()
+
+        return HybridLogicalClock(self.site_id, _Canonical(), Hlc.decode(last) if last else None)
+
+    def _stamp(self, author: str) -> Stamp:
+        return Stamp(self.now_ms(), author, self.site_id)
+
+    # ---- local writes: documents ------------------------------------------------------------
+    def create(self, entity_name: str, values: Mapping[str, Scalar], author: str, record_id: str | None = None) -> str:
+        """Create a document record; returns its new id."""
+        entity = self._entity(entity_name, "document")
+        record_id = record_id or new_id()
+        stamp = self._stamp(author)
+        full = {"deleted": False, **values}
+        for tf in entity.text_fields:
+            full.setdefault(tf, "")
+        doc = RecordDocument.new(self.actor, _only_columns(entity, full), stamp, entity.text_fields)
+        with self.write():
+            if self._doc_row(entity.name, record_id) is not None:
+                raise ValueError(f"{entity.name} {record_id} already exists")
+            self._save_local(entity, record_id, doc, [])
+        return record_id
+
+    def update(self, entity_name: str, record_id: str, values: Mapping[str, Scalar], author: str) -> None:
+        """Set fields of a record (text fields by minimal splice) as one change."""
+        entity = self._entity(entity_name, "document")
+        with self.write():
+            doc, heads = self._load(entity, record_id)
+            changed = {k: v for k, v in _only_columns(entity, values).items() if doc.get(k) != v}
+            if not changed:
+                return
+            doc.set_fields(changed, self._stamp(author), entity.text_fields)
+            self._save_local(entity, record_id, doc, heads)
+
+    def splice_text(self, entity_name: str, record_id: str, name: str, pos: int, delete: int, insert: str, author: str) -> None:
+        """Edit a text field character-wise."""
+        entity = self._entity(entity_name, "document")
+        if name not in entity.text_fields:
+            raise ValueError(f"{name!r} is not a text field of {entity.name}")
+        with self.write():
+            doc, heads = self._load(entity, record_id)
+            doc.splice_text(name, pos, delete, insert, self._stamp(author))
+            self._save_local(entity, record_id, doc, heads)
+
+    def delete(self, entity_name: str, record_id: str, author: str) -> None:
+        """Mark a record deleted (a field, so it merges with concurrent edits)."""
+        self.update(entity_name, record_id, {"deleted": True}, author)
+
+    def resolve_conflict(self, entity_name: str, record_id: str, conflict_id: str, action: str, author: str) -> None:
+        """Restore a kept value (it becomes the field's value) or dismiss it."""
+        if action not in ("restore", "dismiss"):
+            raise ValueError("action must be 'restore' or 'dismiss'")
+        entity = self._entity(entity_name, "document")
+        with self.write():
+            doc, heads = self._load(entity, record_id)
+            kept = next((c for c in doc.conflicts() if c["id"] == conflict_id), None)
+            if kept is None:
+                raise RecordNotFound(f"no kept conflict {conflict_id}")
+            if action == "restore":
+                doc.set_fields({kept["field"]: kept["value"]}, self._stamp(author), entity.text_fields)
+            doc.drop_conflict(conflict_id)
+            self._save_local(entity, record_id, doc, heads)
+
+    # ---- local writes: events ---------------------------------------------------------------
+    def add_event(self, entity_name: str, values: Mapping[str, Scalar], author: str, event_id: str | None = None) -> str:
+        """Record an immutable event; returns its id."""
+        entity = self._entity(entity_name, "event")
+        event_id = event_id or new_id()
+        with self.write():
+            clock = self._hlc()
+            hlc = clock.tick()
+            self._set_meta("hlc", hlc.encode())
+            clean = {k: v for k, v in values.items() if k not in _EVENT_KEYS}
+            row = {**_only_columns(entity, clean), "id": event_id, "hlc": hlc.encode(), "author_id": author}
+            self._insert_event(entity, row)
+            self._record_local_event(entity, row)
+        return event_id
+
+    # ---- reading ----------------------------------------------------------------------------
+    def get(self, entity_name: str, record_id: str) -> dict[str, Any]:
+        """The materialized row (conflicts decoded); raises ``RecordNotFound``."""
+        entity = self.registry[entity_name]
+        row = self.db.execute(f"SELECT * FROM [{entity.table}] WHERE id = ?", [record_id]).fetchone()
+        if row is None:
+            raise RecordNotFound(f"{entity.name} {record_id}")
+        cur = self.db.execute(f"SELECT * FROM [{entity.table}] LIMIT 0")
+        return self._decode_row(entity, dict(zip([d[0] for d in cur.description], row)))
+
+    def document(self, entity_name: str, record_id: str) -> RecordDocument:
+        return self._load(self._entity(entity_name, "document"), record_id)[0]
+
+    def doc_heads(self, entity_name: str, record_id: str) -> list[str] | None:
+        row = self._doc_row(entity_name, record_id)
+        return None if row is None else json.loads(row[1])
+
+    def rows(self, entity_name: str, where: str = "1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        entity = self.registry[entity_name]
+        return [self._decode_row(entity, r) for r in self.db.query(f"SELECT * FROM [{entity.table}] WHERE {where} ORDER BY id", params)]
+
+    def _decode_row(self, entity: Entity, row: dict[str, Any]) -> dict[str, Any]:
+        for name, kind in entity.columns.items():
+            if kind == "bool" and row.get(name) is not None:
+                row[name] = bool(row[name])
+        if entity.kind == "document":
+            row["conflicts"] = json.loads(row.get("conflicts") or "[]")
+        return row
+
+    def digest(self) -> str:
+        """This replica's scope checksum (maintained incrementally on every write)."""
+        return f"{int(self._meta('digest') or 0):032x}"
+
+    def manifest(self) -> list[tuple[str, str, str]]:
+        """Every record held, as (entity, id, version): heads for documents, HLC for events."""
+        out = [(e, i, ",".join(json.loads(h))) for e, i, h in self.db.execute("SELECT entity, id, heads FROM sync_docs")]
+        for entity in self.registry:
+            if entity.kind == "event":
+                out += [(entity.name, i, h) for i, h in self.db.execute(f"SELECT id, hlc FROM [{entity.table}]")]
+        return out
+
+    def recompute_digest(self) -> str:
+        """The checksum computed from scratch (for tests and repair checks)."""
+        value = 0
+        for e, i, v in self.manifest():
+            value ^= record_digest(e, i, v)
+        return f"{value:032x}"
+
+    # ---- remote input (used by sync engine / server) ----------------------------------------
+    def apply_changes(self, entity_name: str, record_id: str, changes: Sequence[bytes]) -> list[str]:
+        """Apply received changes to a record (creating it if new); returns the new hashes."""
+        entity = self._entity(entity_name, "document")
+        row = self._doc_row(entity.name, record_id)
+        doc = RecordDocument.load(row[0], self.actor) if row else RecordDocument.empty(self.actor)
+        old = json.loads(row[1]) if row else None
+        added = doc.apply(changes)
+        if added:
+            self._store_doc(entity, record_id, doc, old)
+        return added
+
+    def merge_document(self, entity_name: str, record_id: str, data: bytes) -> None:
+        """Merge a whole saved document of a record (entering scope, or repair)."""
+        entity = self._entity(entity_name, "document")
+        row = self._doc_row(entity.name, record_id)
+        if row is None:
+            doc = RecordDocument.load(data, self.actor)
+            self._store_doc(entity, record_id, doc, None)
+            return
+        doc = RecordDocument.load(row[0], self.actor)
+        doc.merge_saved(data)
+        if doc.heads() != json.loads(row[1]):
+            self._store_doc(entity, record_id, doc, json.loads(row[1]))
+
+    def put_event(self, entity_name: str, row: Mapping[str, Any]) -> bool:
+        """Store a received event (the server's copy wins over a local one); True if new or changed."""
+        entity = self._entity(entity_name, "event")
+        old = self.db.execute(f"SELECT hlc FROM [{entity.table}] WHERE id = ?", [row["id"]]).fetchone()
+        if old is not None and old[0] == row["hlc"]:
+            return False
+        if old is not None:
+            self._xor_digest(record_digest(entity.name, row["id"], old[0]))
+            self.db.execute(f"DELETE FROM [{entity.table}] WHERE id = ?", [row["id"]])
+        values = {k: v for k, v in row.items() if k not in _EVENT_KEYS}
+        clean = {**_only_columns(entity, values), "id": row["id"], "hlc": row["hlc"], "author_id": row.get("author_id")}
+        self._insert_event(entity, clean)
+        clock = self._hlc()
+        clock.observe(Hlc.decode(row["hlc"]))
+        self._set_meta("hlc", clock.last.encode())
+        return True
+
+    def event_row(self, entity_name: str, event_id: str) -> dict[str, Any] | None:
+        entity = self._entity(entity_name, "event")
+        rows = list(self.db.query(f"SELECT * FROM [{entity.table}] WHERE id = ?", [event_id]))
+        return rows[0] if rows else None
+
+    def evict(self, entity_name: str, record_id: str) -> int:
+        """Remove a record and everything hanging off it from this replica; returns rows removed."""
+        entity = self.registry[entity_name]
+        removed = 0
+        for child in self.registry.children_of(entity.name):
+            assert child.parent is not None
+            for (child_id,) in self.db.execute(f"SELECT id FROM [{child.table}] WHERE [{child.parent[1]}] = ?", [record_id]).fetchall():
+                removed += self.evict(child.name, child_id)
+        if entity.kind == "document":
+            row = self._doc_row(entity.name, record_id)
+            if row is not None:
+                self._xor_digest(record_digest(entity.name, record_id, ",".join(json.loads(row[1]))))
+                self.db.execute("DELETE FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id])
+        else:
+            old = self.db.execute(f"SELECT hlc FROM [{entity.table}] WHERE id = ?", [record_id]).fetchone()
+            if old is not None:
+                self._xor_digest(record_digest(entity.name, record_id, old[0]))
+        removed += self.db.execute(f"DELETE FROM [{entity.table}] WHERE id = ?", [record_id]).rowcount
+        return removed
+
+    # ---- outbox (client side) ---------------------------------------------------------------
+    def pending_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM sync_outbox").fetchone()[0])
+
+    def outbox_batch(self, max_items: int, max_bytes: int) -> list[dict[str, Any]]:
+        """The oldest outbox rows, bounded by count and total payload bytes (at least one row)."""
+        out: list[dict[str, Any]] = []
+        size = 0
+        for seq, entity, record_id, kind, key, payload in self.db.execute(
+            "SELECT seq, entity, record_id, kind, item_key, payload FROM sync_outbox ORDER BY seq LIMIT ?", [max_items]
+        ):
+            size += len(payload)
+            if out and size > max_bytes:
+                break
+            out.append({"seq": seq, "entity": entity, "record_id": record_id, "kind": kind, "key": key, "payload": payload})
+        return out
+
+    def ack(self, seqs: Sequence[int]) -> None:
+        self.db.conn.executemany("DELETE FROM sync_outbox WHERE seq = ?", [(s,) for s in seqs])
+
+    def drop_outbox_for(self, entity_name: str, record_id: str) -> None:
+        self.db.execute("DELETE FROM sync_outbox WHERE entity = ? AND record_id = ?", [entity_name, record_id])
+
+    def pending_for(self, entity_name: str, record_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM sync_outbox WHERE entity = ? AND record_id = ?", [entity_name, record_id]).fetchone()[0])
+
+    # ---- rejections -------------------------------------------------------------------------
+    def add_rejection(self, rejection: Mapping[str, Any]) -> None:
+        """Keep a rejection the server sent (idempotent by id)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO sync_rejections (id, entity, record_id, field, kind, reason, detail, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [rejection["id"], rejection["entity"], rejection["record_id"], rejection.get("field"), rejection["kind"],
+             rejection["reason"], json.dumps(rejection.get("detail"), ensure_ascii=False), rejection.get("created_at") or iso_from_ms(self.now_ms())],
+        )
+
+    def rejections(self, include_dismissed: bool = False) -> list[dict[str, Any]]:
+        where = "1" if include_dismissed else "dismissed = 0"
+        return [{**r, "detail": json.loads(r["detail"] or "null")} for r in self.db.query(f"SELECT * FROM sync_rejections WHERE {where} ORDER BY created_at DESC")]
+
+    # ---- cursor -----------------------------------------------------------------------------
+    @property
+    def cursor(self) -> str:
+        return self._meta("cursor") or ""
+
+    def set_cursor(self, cursor: str) -> None:
+        self._set_meta("cursor", cursor)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _entity(self, name: str, kind: str) -> Entity:
+        entity = self.registry.get(name)
+        if entity is None or entity.kind != kind:
+            raise ValueError(f"{name!r} is not a registered {kind} entity")
+        return entity
+
+    def _doc_row(self, entity: str, record_id: str) -> tuple[bytes, str] | None:
+        return self.db.execute("SELECT data, heads FROM sync_docs WHERE entity = ? AND id = ?", [entity, record_id]).fetchone()
+
+    def _load(self, entity: Entity, record_id: str) -> tuple[RecordDocument, list[str]]:
+        row = self._doc_row(entity.name, record_id)
+        if row is None:
+            raise RecordNotFound(f"{entity.name} {record_id}")
+        return RecordDocument.load(row[0], self.actor), json.loads(row[1])
+
+    def _save_local(self, entity: Entity, record_id: str, doc: RecordDocument, old_heads: list[str]) -> None:
+        changes = doc.changes_since(old_heads)
+        self._store_doc(entity, record_id, doc, old_heads or None)
+        self._record_local_changes(entity, record_id, changes)
+
+    def _store_doc(self, entity: Entity, record_id: str, doc: RecordDocument, old_heads: list[str] | None) -> None:
+        heads = doc.heads()
+        self.db.execute(
+            "INSERT INTO sync_docs (entity, id, data, heads) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, heads = excluded.heads",
+            [entity.name, record_id, doc.save(), json.dumps(heads)],
+        )
+        change = record_digest(entity.name, record_id, ",".join(heads))
+        if old_heads is not None:
+            change ^= record_digest(entity.name, record_id, ",".join(old_heads))
+        self._xor_digest(change)
+        self._materialize(entity, record_id, doc)
+
+    def _materialize(self, entity: Entity, record_id: str, doc: RecordDocument) -> None:
+        values = doc.values()
+        row: dict[str, Any] = {"id": record_id}
+        for name, kind in entity.columns.items():
+            value = values.get(name)
+            row[name] = int(value) if kind == "bool" and value is not None else value
+        stamps = doc.stamps()
+        row["updated_at"] = iso_from_ms(max(s.ms for s in stamps.values())) if stamps else None
+        row["conflicts"] = json.dumps(
+            [{"id": c["id"], "field": c["field"], "value": c["value"], "author_id": c["author"],
+              "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in doc.conflicts()],
+            ensure_ascii=False,
+        )
+        cols = list(row)
+        self.db.execute(
+            f"INSERT OR REPLACE INTO [{entity.table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [row[c] for c in cols],
+        )
+
+    def _insert_event(self, entity: Entity, row: Mapping[str, Any]) -> None:
+        existing = self.db.execute(f"SELECT 1 FROM [{entity.table}] WHERE id = ?", [row["id"]]).fetchone()
+        if existing is not None:
+            return
+        cols = ["id", *entity.columns, "hlc", "author_id"]
+        values = [int(row[c]) if entity.columns.get(c) == "bool" and row.get(c) is not None else row.get(c) for c in cols]
+        self.db.execute(
+            f"INSERT INTO [{entity.table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})", values
+        )
+        self._xor_digest(record_digest(entity.name, row["id"], row["hlc"]))
+
+    def _xor_digest(self, value: int) -> None:
+        self._set_meta("digest", str(int(self._meta("digest") or 0) ^ value))
+
+    # hooks: where a local write is recorded for others to receive
+    def _record_local_changes(self, entity: Entity, record_id: str, changes: Sequence[Any]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO sync_outbox (entity, record_id, kind, item_key, payload) VALUES (?, ?, 'change', ?, ?)",
+            [(entity.name, record_id, c.hash, c.data) for c in changes],
+        )
+
+    def _record_local_event(self, entity: Entity, row: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO sync_outbox (entity, record_id, kind, item_key, payload) VALUES (?, ?, 'event', ?, ?)",
+            [entity.name, row["id"], row["id"], json.dumps(dict(row), ensure_ascii=False).encode()],
+        )
+
+
+def _only_columns(entity: Entity, values: Mapping[str, Any]) -> dict[str, Scalar]:
+    unknown = set(values) - set(entity.columns)
+    if unknown:
+        raise ValueError(f"unknown field(s) for {entity.name}: {', '.join(sorted(unknown))}")
+    return dict(values)
