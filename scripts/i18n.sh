@@ -9,7 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TRANSLATIONS=shared/web/translations
 POT="$TRANSLATIONS/messages.pot"
-LOCALES=(zh_CN en)
+# Catalogue directories use Babel's canonical names: Locale.parse("zh_CN") is
+# zh_Hans_CN, and gettext would not find a "zh_CN" directory for it.
+LOCALES=(zh_Hans_CN en)
 
 # Use $BIN if given, else the repo's .venv, else whatever pybabel is on PATH.
 if [[ -z "${BIN:-}" ]]; then
@@ -64,12 +66,12 @@ PY
 "$PYBABEL" compile -d "$TRANSLATIONS" --statistics
 
 # Report zh_CN strings that still need a translation.
-"$PYTHON" - "$TRANSLATIONS/zh_CN/LC_MESSAGES/messages.po" <<'PY'
+"$PYTHON" - "$TRANSLATIONS/zh_Hans_CN/LC_MESSAGES/messages.po" <<'PY'
 import sys
 from babel.messages.pofile import read_po
 
 with open(sys.argv[1], "rb") as f:
-    catalog = read_po(f, locale="zh_CN")
+    catalog = read_po(f, locale="zh_Hans_CN")
 missing = [m.id for m in catalog if m.id and not (any(m.string) if isinstance(m.string, tuple) else m.string)]
 for msgid in missing:
     print(f"untranslated zh_CN: {msgid!r}")

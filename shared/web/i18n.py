@@ -137,4 +137,4 @@ def register_static(app: Flask) -> None:
     loaders: list[BaseLoader] = [shared_loader]
     if app.jinja_loader is not None:
         loaders.insert(0, app.jinja_loader)
-    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[method-assign,assignment]
+    app.jinja_loader = ChoiceLoader(loaders)

@@ -1,0 +1,94 @@
+"""The ``fieldbook`` command: server, client, enroll, user add, demo.
+
+Argument parsing only; the work is done by ``server.cli``, ``client.cli`` and ``scripts.demo``.
+Options fall back to environment variables (``FIELDBOOK_DATA``, ``FIELDBOOK_HOST``,
+``FIELDBOOK_PORT``, ``FIELDBOOK_SERVER``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+ROLES = ("boss", "sales_manager", "sales_rep", "warehouse", "purchasing", "finance", "service", "repair",
+         "technician", "admin_staff")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"FIELDBOOK_{name}", default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldbook", description="Fieldbook: the offline-first CRM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("server", help="run the central server")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None, help="data directory")
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(_env("PORT", "8800") or 8800))
+
+    p = sub.add_parser("client", help="run the local client (bound to 127.0.0.1)")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--port", type=int, default=int(_env("PORT", "8801") or 8801))
+
+    p = sub.add_parser("enroll", help="register this device with the server and run the first full sync")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--server", default=_env("SERVER"), required=_env("SERVER") is None, help="server URL")
+    p.add_argument("--username", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--name", default=None, help="device name shown on the server's devices page")
+    p.add_argument("--warehouse", default=None, help="warehouse code for a kiosk")
+
+    p = sub.add_parser("user", help="manage users on the server")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    add.add_argument("--username", required=True)
+    add.add_argument("--password", required=True)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--department", default=None)
+    add.add_argument("--display-name", default=None)
+
+    p = sub.add_parser("demo", help="server + a rep laptop + a warehouse kiosk with demo data")
+    p.add_argument("--data", default=_env("DATA", "fieldbook-demo"))
+    p.add_argument("--port", type=int, default=8800, help="server port; the clients use the next two")
+    p.add_argument("--customers", type=int, default=60)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "server":
+            from server.cli import run_server
+
+            run_server(args.data, args.host, args.port)
+        elif args.command == "client":
+            from client.cli import run_client
+
+            run_client(args.data, args.port)
+        elif args.command == "enroll":
+            from client.cli import enroll_device
+
+            enroll_device(args.data, args.server, args.username, args.password, name=args.name, warehouse=args.warehouse)
+        elif args.command == "user":
+            from server.cli import add_user
+
+            add_user(args.data, args.username, args.password, args.role, department=args.department,
+                     display_name=args.display_name)
+            print(f"user {args.username} ({args.role}) created")
+        elif args.command == "demo":
+            from scripts.demo import run_demo
+
+            return run_demo(args.data, args.port, args.customers)
+    except (ValueError, PermissionError, ConnectionError) as exc:
+        print(f"fieldbook: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
