@@ -173,4 +173,4 @@ class SyncEngine:
 def _encode_item(item: dict[str, Any]) -> dict[str, Any]:
     from .protocol import PushItemSchema
 
-    return PushItemSchema().dump(item)  # type: ignore[no-any-return]
+    return PushItemSchema().dump(item)

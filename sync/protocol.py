@@ -120,10 +120,10 @@ def load(schema: Schema, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidMessage("The message must be a JSON object.")
     try:
-        return schema.load(payload)  # type: ignore[no-any-return]
+        return schema.load(payload)
     except ValidationError as exc:
-        raise InvalidMessage("The sync message is invalid.", fields=exc.normalized_messages()) from exc  # type: ignore[arg-type]
+        raise InvalidMessage("The sync message is invalid.", fields=exc.normalized_messages()) from exc
 
 
 def dump(schema: Schema, message: dict[str, Any]) -> dict[str, Any]:
-    return schema.dump(message)  # type: ignore[no-any-return]
+    return schema.dump(message)

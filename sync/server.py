@@ -174,7 +174,7 @@ class SyncServer:
             values = {k: v for k, v in event.items() if k not in ("id", "hlc", "author_id")}
             errors = entity.schema().validate(values)
             if errors:
-                raise InvalidMessage(f"The {entity.name} event is invalid.", fields=errors)  # type: ignore[arg-type]
+                raise InvalidMessage(f"The {entity.name} event is invalid.", fields=errors)
 
     def _rejection(self, entity: str, record_id: str, kind: str, reason: str, field: str | None = None, detail: Any = None) -> dict[str, Any]:
         return {

@@ -74,7 +74,7 @@ def migrations_for(registry: Registry) -> Migrations:
     return m
 
 
-def _entity_table(entity: Entity):  # type: ignore[no-untyped-def]
+def _entity_table(entity: Entity):
     def create(db: sqlite_utils.Database) -> None:
         columns: dict[str, Any] = {"id": str}
         columns.update({n: _SQL_TYPES[t] for n, t in entity.columns.items()})
@@ -230,6 +230,8 @@ class ReplicaStore:
         entity = self._entity(entity_name, "event")
         event_id = event_id or new_id()
         with self.write():
+            if self.event_row(entity.name, event_id) is not None:
+                return event_id  # events are immutable and deduplicated by id: a repeat is a no-op
             clock = self._hlc()
             hlc = clock.tick()
             self._set_meta("hlc", hlc.encode())

@@ -6,7 +6,7 @@ The sync engine reads only this registry, so adding an entity is a marshmallow s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterator, Literal
 
 from marshmallow import Schema, fields
 
@@ -95,7 +95,7 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._entities
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Entity]:
         return iter(self._entities.values())
 
     def by_plural(self, plural: str) -> Entity | None:
