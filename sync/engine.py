@@ -52,6 +52,7 @@ class SyncEngine:
         max_items: int = 200,
         max_bytes: int = 1_000_000,
         pull_limit: int = 500,
+        app_version: str | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -60,6 +61,7 @@ class SyncEngine:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.pull_limit = pull_limit
+        self.app_version = app_version
 
     def run_once(self) -> SyncReport:
         """Push everything pending, then pull until the server says there is no more."""
@@ -129,7 +131,10 @@ class SyncEngine:
                 "cursor": self.store.cursor,
                 "checksum": self.store.digest() if pending == 0 else None,
                 "limit": self.pull_limit,
+                "pending": pending,
             }
+            if self.app_version:
+                message["app_version"] = self.app_version
             if manifest is not None:
                 message["manifest"] = manifest
                 manifest = None

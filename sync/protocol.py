@@ -82,6 +82,8 @@ class PullRequestSchema(_Strict):
     checksum = fields.String(load_default=None, allow_none=True)
     manifest = fields.List(fields.List(fields.String()), load_default=None, allow_none=True, validate=validate.Length(max=MAX_MANIFEST))
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    pending = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    app_version = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
 class PulledRecordSchema(_Strict):

@@ -59,6 +59,12 @@ def _server_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX sync_device_queue_device ON sync_device_queue (device_id, seq)")
 
 
+@_server_migrations(name="device_report_columns")
+def _device_report_columns(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE sync_devices ADD COLUMN pending INTEGER")
+    db.execute("ALTER TABLE sync_devices ADD COLUMN app_version TEXT")
+
+
 class ServerStore(ReplicaStore):
     """The central replica: local writes are appended to the log other replicas pull from."""
 
@@ -401,6 +407,10 @@ class SyncServer:
         store = self.store
         with store.write():
             self._touch_device(device, "last_pull_at")
+            store.db.execute(
+                "UPDATE sync_devices SET pending = ?, app_version = coalesce(?, app_version) WHERE device_id = ?",
+                [msg["pending"], msg["app_version"], device],
+            )
             store.db.execute("DELETE FROM sync_device_queue WHERE device_id = ? AND seq <= ?", [device, queue_pos])
             epoch = store.scope_epoch()
             (device_epoch,) = store.db.execute("SELECT epoch FROM sync_devices WHERE device_id = ?", [device]).fetchone()
@@ -489,6 +499,11 @@ class SyncServer:
     def _current_values(self, entity: Entity, record_id: str) -> dict[str, Any] | None:
         rows = list(self.store.db.query(f"SELECT * FROM [{entity.table}] WHERE id = ?", [record_id]))
         return rows[0] if rows else None
+
+    def device_states(self) -> dict[str, dict[str, Any]]:
+        """Per device: last pull and push, pending changes it reported, app version."""
+        return {r["device_id"]: r for r in self.store.db.query(
+            "SELECT device_id, last_pull_at, last_push_at, pending, app_version FROM sync_devices")}
 
     def forget_device(self, device_id: str) -> None:
         """Drop a device's sync state (revoked or re-seeded)."""
