@@ -1,0 +1,188 @@
+"""Local authentication: users cached at enrollment log in offline, on pages and through the API.
+
+Owns ``/login``, ``/logout``, ``POST /api/login`` (bearer tokens kept as hashes in
+``local_tokens``), ``current_user()`` for the REST API and the CSRF token of page forms.
+Password checks run against ``local_users`` only: the server is never asked.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from werkzeug.security import check_password_hash
+
+from shared.web.errors import Forbidden, Invalid, Unauthorized
+from sync import ReplicaStore
+from sync.clock import iso_from_ms
+
+from .db import get_store
+
+bp = Blueprint("auth", __name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+_USER_COLUMNS = "id, username, display_name, role, department"
+
+
+# ---- domain: plain values in, plain values out -----------------------------------------------
+def authenticate(store: ReplicaStore, username: str, password: str) -> dict[str, Any] | None:
+    """Return the cached user if the password matches its locally stored hash."""
+    rows = list(store.db.query("SELECT * FROM local_users WHERE username = ?", [username.strip()]))
+    if not rows or not check_password_hash(rows[0]["password_hash"], password):
+        return None
+    user = rows[0]
+    user.pop("password_hash")
+    return user
+
+
+def user_by_id(store: ReplicaStore, user_id: str) -> dict[str, Any] | None:
+    rows = list(store.db.query(f"SELECT {_USER_COLUMNS} FROM local_users WHERE id = ?", [user_id]))
+    return rows[0] if rows else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(store: ReplicaStore, user_id: str) -> str:
+    """Create an API token for a user; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    with store.write():
+        store.db.execute(
+            "INSERT INTO local_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+            [_token_hash(token), user_id, iso_from_ms(store.now_ms())],
+        )
+    return token
+
+
+def user_for_token(store: ReplicaStore, token: str) -> dict[str, Any] | None:
+    rows = list(store.db.query(
+        f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))} FROM local_tokens t"
+        " JOIN local_users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        [_token_hash(token)],
+    ))
+    return rows[0] if rows else None
+
+
+# ---- request helpers -------------------------------------------------------------------------
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def current_user() -> dict[str, Any]:
+    """The API caller (bearer token, else the page session); raises ``Unauthorized``."""
+    if "fb_user" in g:
+        return g.fb_user
+    store = get_store()
+    token = _bearer()
+    user = None
+    if token is not None:
+        user = user_for_token(store, token)
+    elif session.get("user_id"):
+        user = user_by_id(store, session["user_id"])
+    if user is None:
+        raise Unauthorized(_("Log in first: POST /api/login, then send Authorization: Bearer <token>."))
+    g.fb_user = user
+    return user
+
+
+def page_user() -> dict[str, Any] | None:
+    """The user logged in to the pages (session), or None."""
+    user_id = session.get("user_id")
+    if not user_id:
+        return None
+    if "fb_page_user" not in g:
+        g.fb_page_user = user_by_id(get_store(), user_id)
+    return g.fb_page_user
+
+
+def login_session(user: dict[str, Any]) -> None:
+    """Start a fresh page session for the user (keeping the chosen language)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session["user_id"] = user["id"]
+    session.permanent = True
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+def _check_csrf() -> None:
+    """Unsafe requests authenticated by the session cookie must carry the form's CSRF token."""
+    if request.method in SAFE_METHODS or _bearer() is not None:
+        return
+    if request.path == "/api/login" or (request.path.startswith("/api/") and not session.get("user_id")):
+        return  # no cookie authority to abuse
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = session.get(CSRF_FIELD) or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        if request.path.startswith("/api/"):
+            raise Forbidden(_("The form has expired; reload the page and try again."), code="csrf")
+        abort(400, _("The form has expired; reload the page and try again."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+# ---- views -----------------------------------------------------------------------------------
+class LoginSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+@bp.post("/api/login")
+def api_login() -> Any:
+    try:
+        data = LoginSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        raise Invalid(_("Username and password are required."), fields=exc.messages_dict) from exc
+    store = get_store()
+    user = authenticate(store, data["username"], data["password"])
+    if user is None:
+        raise Unauthorized(_("Wrong username or password."))
+    return {"token": issue_token(store, user["id"]), "user": user}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        user = authenticate(get_store(), username, request.form.get("password", ""))
+        if user is not None:
+            login_session(user)
+            target = request.args.get("next") or ""
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("pages.customers")
+            return redirect(target)
+        error = _("Wrong username or password.")
+    return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))

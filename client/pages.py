@@ -1,0 +1,328 @@
+"""The client's pages: enrollment, customers, contacts, visits, due contacts, sync issues, sync bar.
+
+Views read the request, call the domain functions in ``client.crm`` / ``client.enrollment`` and
+render templates; validation goes through the entity schemas (``client.forms``). Every page
+but ``/enroll`` needs an enrolled device, and every page but ``/enroll`` and ``/login`` a login.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from shared.schemas import ContactSchema, CustomerSchema, VisitSchema
+from sync import RecordNotFound
+from sync.errors import SyncError, TransportUnavailable
+
+from . import crm, db, enrollment
+from .auth import login_session, page_user
+from .db import get_store
+from .enrollment import NotEnrolled
+from .forms import to_local_input, validate_form
+from .sync_api import sync_state, worker
+
+bp = Blueprint("pages", __name__, template_folder="templates")
+log = logging.getLogger(__name__)
+
+FIELD_LABELS = {
+    "kind": _l("Type"), "name": _l("Name"), "level": _l("Level"), "source": _l("Source"),
+    "industry": _l("Industry"), "phone": _l("Phone"), "mobile": _l("Mobile"), "email": _l("E-mail"),
+    "wechat": _l("WeChat"), "qq": _l("QQ"), "province": _l("Province"), "city": _l("City"),
+    "address": _l("Address"), "remark": _l("Remark"), "owner_id": _l("Owner"), "is_hot": _l("Hot customer"),
+    "next_contact_at": _l("Next contact"), "title": _l("Job title"), "birthday": _l("Birthday"),
+    "contact_id": _l("Contact"), "method": _l("Method"), "content": _l("Content"), "visited_at": _l("Time"),
+    "deleted": _l("Deleted"), "customer_id": _l("Customer"),
+}
+KIND_LABELS = {"company": _l("Company"), "person": _l("Person")}
+METHOD_LABELS = {"phone": _l("Phone call"), "email": _l("E-mail"), "im": _l("Instant message"),
+                 "onsite": _l("On-site visit"), "other": _l("Other")}
+ENTITY_LABELS = {"customer": _l("Customer"), "contact": _l("Contact"), "visit": _l("Visit"),
+                 "visit_void": _l("Visit void")}
+
+PUBLIC_ENDPOINTS = {"pages.enroll", "static", "fbstatic.static", "fbstatic.set_lang"}
+LOGIN_FREE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.login", "auth.logout"}
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def now() -> datetime:
+    return crm.local_now(get_store(), tz())
+
+
+def _user() -> dict[str, Any]:
+    user = page_user()
+    if user is None:  # guarded by _gate; this is a programming error
+        abort(401)
+    return user
+
+
+def _gate() -> Any:
+    """Send every page to /enroll until enrolled, then to /login until logged in."""
+    endpoint = request.endpoint or ""
+    if request.path.startswith(("/api/", "/sync/")) or endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if db.get_device(get_store()) is None:
+        return redirect(url_for("pages.enroll"))
+    if endpoint not in LOGIN_FREE_ENDPOINTS and page_user() is None:
+        if request.headers.get("HX-Request"):
+            return "", 401
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    return None
+
+
+def _format_dt(value: str | None, fmt: str = "short") -> str:
+    if not value:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return format_datetime(parsed, fmt)
+
+
+def _context() -> dict[str, Any]:
+    user = page_user() if request.endpoint not in PUBLIC_ENDPOINTS else None
+    state = sync_state(get_store()) if user else None
+    return {"current_user": user, "sync": state, "FIELD_LABELS": FIELD_LABELS, "KIND_LABELS": KIND_LABELS,
+            "METHOD_LABELS": METHOD_LABELS, "ENTITY_LABELS": ENTITY_LABELS, "to_local_input": lambda v: to_local_input(v, tz())}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.before_request(_gate)
+    app.context_processor(_context)
+    app.jinja_env.filters["dt"] = _format_dt
+
+
+# ---- enrollment ------------------------------------------------------------------------------
+@bp.route("/enroll", methods=["GET", "POST"])
+def enroll() -> Any:
+    store = get_store()
+    if db.get_device(store) is not None:
+        return redirect(url_for("pages.customers"))
+    form = request.form if request.method == "POST" else {}
+    errors: dict[str, str] = {}
+    error = None
+    if request.method == "POST":
+        for name in ("server_url", "username", "password"):
+            if not form.get(name, "").strip():
+                errors[name] = _("This field is required.")
+        url = form.get("server_url", "").strip()
+        if url and not url.startswith(("http://", "https://")):
+            errors["server_url"] = _("Start the address with http:// or https://.")
+        if not errors:
+            try:
+                answer = enrollment.register_device(
+                    store, url, form["username"].strip(), form["password"], form.get("name", "").strip() or None,
+                    form.get("warehouse", "").strip() or None, timeout=float(current_app.config["SYNC_TIMEOUT"]),
+                )
+            except TransportUnavailable as exc:
+                log.info("enrollment: server unreachable (%s)", exc)
+                error = _("The server cannot be reached. Check the address and the network, then try again.")
+            except SyncError as exc:
+                error = _("The server refused the enrollment: %(message)s", message=exc.message)
+            else:
+                login_session(answer["user"])
+                try:
+                    report = worker().sync_now()
+                    flash(_("This device is enrolled. First sync: %(pulled)s records received.", pulled=report["pulled"]), "success")
+                except (TransportUnavailable, SyncError, NotEnrolled) as exc:
+                    log.info("first sync after enrollment failed: %s", exc)
+                    flash(_("This device is enrolled; the first sync will be retried automatically."), "warning")
+                return redirect(url_for("pages.customers"))
+    return render_template("enroll.html", form=form, errors=errors, error=error), (400 if error or errors else 200)
+
+
+# ---- customers -------------------------------------------------------------------------------
+@bp.get("/")
+def index() -> Any:
+    return redirect(url_for("pages.customers"))
+
+
+@bp.get("/customers")
+def customers() -> Any:
+    q = request.args.get("q", "").strip()
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = int(current_app.config["PER_PAGE"])
+    items, total = crm.search_customers(get_store(), q, page, per_page)
+    pages = max(1, -(-total // per_page))
+    return render_template("customers/list.html", items=items, total=total, q=q, page=min(page, pages), pages=pages)
+
+
+def _customer_or_404(customer_id: str) -> dict[str, Any]:
+    try:
+        return crm.get_live_customer(get_store(), customer_id)
+    except RecordNotFound:
+        abort(404)
+
+
+@bp.get("/customers/<customer_id>")
+def customer(customer_id: str) -> Any:
+    store = get_store()
+    row = _customer_or_404(customer_id)
+    user = _user()
+    today = now()
+    visits = crm.visits_of(store, customer_id)
+    for visit in visits:
+        visit["can_void"] = crm.can_void(visit, user["id"], today)
+    contacts = crm.contacts_of(store, customer_id)
+    names = {c["id"]: c["name"] for c in contacts}
+    authors = {u["id"]: u["display_name"] or u["username"] for u in store.db.query("SELECT id, username, display_name FROM local_users")}
+    return render_template(
+        "customers/view.html", c=row, contacts=contacts, contact_names=names, visits=visits, authors=authors,
+        pending=store.pending_for("customer", customer_id),
+    )
+
+
+def _customer_form(row: dict[str, Any] | None) -> Any:
+    store = get_store()
+    user = _user()
+    form: Any = request.form if request.method == "POST" else (row or {"kind": "company"})
+    errors: dict[str, list[str]] = {}
+    duplicates: list[dict[str, Any]] = []
+    if request.method == "POST":
+        values, errors = validate_form(CustomerSchema, request.form, crm.CUSTOMER_FORM_FIELDS, tz())
+        if not errors and row is None and not request.form.get("confirm_duplicate"):
+            duplicates = crm.find_duplicates(store, values.get("name"), values.get("phone"), values.get("mobile"))
+        if not errors and not duplicates:
+            if row is None:
+                customer_id = crm.create_customer(store, values, user["id"])
+                flash(_("Customer created."), "success")
+            else:
+                customer_id = row["id"]
+                crm.update_customer(store, customer_id, values, user["id"])
+                flash(_("Customer saved."), "success")
+            return redirect(url_for("pages.customer", customer_id=customer_id))
+    status = 422 if errors else 200
+    return render_template("customers/form.html", c=row, form=form, errors=errors, duplicates=duplicates), status
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+def customer_new() -> Any:
+    return _customer_form(None)
+
+
+@bp.route("/customers/<customer_id>/edit", methods=["GET", "POST"])
+def customer_edit(customer_id: str) -> Any:
+    return _customer_form(_customer_or_404(customer_id))
+
+
+@bp.post("/customers/<customer_id>/conflicts/<conflict_id>/<action>")
+def resolve_conflict(customer_id: str, conflict_id: str, action: str) -> Any:
+    if action not in ("restore", "dismiss"):
+        abort(404)
+    _customer_or_404(customer_id)
+    try:
+        get_store().resolve_conflict("customer", customer_id, conflict_id, action, _user()["id"])
+    except RecordNotFound:
+        flash(_("That kept value is gone already."), "warning")
+    else:
+        flash(_("The kept value was restored.") if action == "restore" else _("The kept value was dismissed."), "success")
+    return redirect(url_for("pages.customer", customer_id=customer_id))
+
+
+# ---- visits and contacts ---------------------------------------------------------------------
+@bp.route("/customers/<customer_id>/visits/new", methods=["GET", "POST"])
+def visit_new(customer_id: str) -> Any:
+    row = _customer_or_404(customer_id)
+    store = get_store()
+    errors: dict[str, list[str]] = {}
+    form: Any = {"method": "phone", "visited_at": now().isoformat(timespec="minutes")}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["customer_id"] = customer_id
+        values, errors = validate_form(VisitSchema, form, crm.VISIT_FORM_FIELDS, tz())
+        if not errors and values.get("contact_id") and values["contact_id"] not in {c["id"] for c in crm.contacts_of(store, customer_id)}:
+            errors["contact_id"] = [_("Choose one of the offered values.")]
+        if not errors:
+            crm.record_visit(store, values, _user()["id"])
+            flash(_("Visit recorded."), "success")
+            return redirect(url_for("pages.customer", customer_id=customer_id))
+    options = [(p["id"], p["name"]) for p in crm.contacts_of(store, customer_id)]
+    return render_template("visits/form.html", c=row, form=form, errors=errors, contact_options=options), (422 if errors else 200)
+
+
+@bp.post("/visits/<visit_id>/void")
+def visit_void(visit_id: str) -> Any:
+    store = get_store()
+    visit = store.event_row("visit", visit_id)
+    if visit is None:
+        abort(404)
+    try:
+        crm.void_visit(store, visit_id, _user()["id"], now())
+        flash(_("The visit was voided."), "success")
+    except crm.NotAllowed:
+        flash(_("Only the author may void a visit, and only on the day it was recorded."), "error")
+    return redirect(url_for("pages.customer", customer_id=visit["customer_id"]))
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+def contact_new() -> Any:
+    customer_id = request.values.get("customer_id", "")
+    row = _customer_or_404(customer_id)
+    errors: dict[str, list[str]] = {}
+    form: Any = {"customer_id": customer_id}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["customer_id"] = customer_id
+        values, errors = validate_form(ContactSchema, form, crm.CONTACT_FORM_FIELDS, tz())
+        if not errors:
+            crm.create_contact(get_store(), values, _user()["id"])
+            flash(_("Contact added."), "success")
+            return redirect(url_for("pages.customer", customer_id=customer_id))
+    return render_template("contacts/form.html", c=row, form=form, errors=errors), (422 if errors else 200)
+
+
+@bp.get("/due")
+def due() -> Any:
+    return render_template("due.html", items=crm.due_customers(get_store(), now()), today=now())
+
+
+# ---- sync issues and the sync bar ------------------------------------------------------------
+@bp.get("/sync-issues")
+def sync_issues() -> Any:
+    return render_template("sync_issues.html", items=get_store().rejections())
+
+
+@bp.post("/sync-issues/<rejection_id>/dismiss")
+def sync_issue_dismiss(rejection_id: str) -> Any:
+    store = get_store()
+    with store.write():
+        store.db.execute("UPDATE sync_rejections SET dismissed = 1 WHERE id = ?", [rejection_id])
+    flash(_("The sync issue was dismissed."), "success")
+    return redirect(url_for("pages.sync_issues"))
+
+
+@bp.get("/syncbar")
+def syncbar() -> Any:
+    return render_template("_syncbar.html")
+
+
+@bp.post("/syncbar/sync")
+def syncbar_sync() -> Any:
+    """Sync now from the bar (htmx); offline is shown in the bar, not as an error page."""
+    message, category = None, "success"
+    try:
+        report = worker().sync_now()
+        message = _("Synced: %(pushed)s sent, %(pulled)s received.", pushed=report["pushed"], pulled=report["pulled"])
+    except TransportUnavailable:
+        message, category = _("Offline: the server cannot be reached. Your changes are kept."), "warning"
+    except SyncError as exc:
+        message, category = _("The server refused the sync: %(message)s", message=exc.message), "error"
+    except NotEnrolled:
+        message, category = _("This client is not enrolled yet."), "error"
+    if not request.headers.get("HX-Request"):
+        flash(message, category)
+        back = urlsplit(request.referrer or "")
+        same_site = back.netloc in ("", request.host) and back.path.startswith("/") and not back.path.startswith("//")
+        return redirect(back.path if same_site else url_for("pages.customers"))
+    return render_template("_syncbar.html", sync=sync_state(get_store()), message=message, category=category)

@@ -1,0 +1,81 @@
+"""Fixtures for the client tests: a temp DATA_DIR per test, an enrolled device, a logged-in page client."""
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any, Iterator
+
+import pytest
+
+from client import create_app, db
+from client.enrollment import remember_user
+from sync import ManualClock
+
+USER = {"id": "u-li", "username": "lina", "display_name": "李娜", "role": "sales_rep"}
+PASSWORD = "s3cret-pw"
+
+
+def closed_port_url() -> str:
+    """An http URL on loopback where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_767_258_000_000)  # 2026-01-01T09:00:00Z = 17:00 in Shanghai
+
+
+@pytest.fixture
+def app(tmp_path: Any, clock: ManualClock) -> Iterator[Any]:
+    app = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, "START_WORKER": False,
+                      "CLOCK": clock, "SYNC_TIMEOUT": 2.0})
+    yield app
+    db.close_store(app.config["DATA_DIR"])
+
+
+@pytest.fixture
+def store(app: Any) -> Any:
+    return db.store_for(app.config["DATA_DIR"])
+
+
+@pytest.fixture
+def enrolled(store: Any) -> dict[str, Any]:
+    """A device row pointing at a closed port, and the cached user (as enrollment leaves them)."""
+    db.save_device(store, closed_port_url(), "device-token", USER, "2026-01-01T00:00:00+00:00", None)
+    remember_user(store, USER, PASSWORD)
+    return USER
+
+
+class Pages:
+    """A test client logged in to the pages, with the CSRF token at hand."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.token = ""
+
+    def csrf(self, path: str = "/customers") -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.client.get(path).get_data(as_text=True))
+        assert found, f"no CSRF token on {path}"
+        self.token = found.group(1)
+        return self.token
+
+    def login(self, username: str = USER["username"], password: str = PASSWORD) -> Any:
+        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": self.csrf("/login")})
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.client.post(path, data={"csrf_token": self.token or self.csrf(), **(data or {})}, **kw)
+
+
+@pytest.fixture
+def pages(app: Any, enrolled: dict[str, Any]) -> Pages:
+    p = Pages(app.test_client())
+    response = p.login()
+    assert response.status_code == 302
+    p.csrf()
+    return p
