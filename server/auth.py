@@ -1,0 +1,178 @@
+"""Authentication at the HTTP edge: API login and bearer tokens, page sessions, CSRF for forms.
+
+``current_user()`` serves the REST API (``Authorization: Bearer <token>``); pages use the session
+through ``login_required``. Every page POST must carry the session's CSRF token (``csrf_token()``
+in templates); ``/api/`` and ``/sync/`` are exempt because they authenticate with headers, not
+cookies, so a foreign site cannot make a browser send them.
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from . import users
+from .db import get_store
+from shared.web.errors import Invalid, Unauthorized
+
+bp = Blueprint("auth", __name__)
+_CSRF_KEY = "csrf_token"
+_CSRF_EXEMPT = ("/api/", "/sync/")
+
+
+class LoginSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def current_user() -> dict[str, Any]:
+    """The API caller from ``Authorization: Bearer``; raise ``Unauthorized`` otherwise."""
+    if "api_user" in g:
+        return g.api_user
+    token = _bearer()
+    user = users.verify_token(get_store(), token) if token else None
+    if user is None:
+        raise Unauthorized("Log in first: send Authorization: Bearer <token> from POST /api/login.")
+    g.api_user = user
+    return user
+
+
+@bp.post("/api/login")
+def api_login() -> ResponseReturnValue:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise Invalid("Send a JSON object with username and password.")
+    try:
+        creds = LoginSchema().load(payload)
+    except ValidationError as exc:
+        raise Invalid("The login request is invalid.", fields=exc.normalized_messages()) from exc
+    user = users.authenticate(get_store(), creds["username"], creds["password"])
+    if user is None:
+        raise Unauthorized("Wrong username or password.")
+    token = users.issue_token(get_store(), user["id"])
+    return {"token": token, "user": public_user(user)}
+
+
+def public_user(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: user.get(k) for k in ("id", "username", "display_name", "role", "department")}
+
+
+# ---- pages: session login ---------------------------------------------------------------------
+def page_user() -> dict[str, Any] | None:
+    """The logged-in page user (cached on ``g``), or None."""
+    if "user" not in g:
+        user_id = session.get("user_id")
+        user = users.get_user(get_store(), user_id) if user_id else None
+        g.user = user if user and user["active"] else None
+        if g.user and g.user.get("lang"):
+            g.user_lang = g.user["lang"]
+    return g.user
+
+
+def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """Send anonymous visitors to the login page, then back here."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if page_user() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def roles_required(*roles: str) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., ResponseReturnValue]]:
+    """Logged in and holding one of ``roles`` (403 otherwise)."""
+
+    def decorator(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = page_user()
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if user["role"] not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("pages.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        user = users.authenticate(get_store(), username, request.form.get("password", ""))
+        if user is None:
+            error = _("Wrong username or password.")
+        else:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["user_id"] = user["id"]
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+# ---- CSRF -------------------------------------------------------------------------------------
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get(_CSRF_KEY)
+    if not token:
+        token = session[_CSRF_KEY] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith(_CSRF_EXEMPT):
+        return
+    sent = request.form.get(_CSRF_KEY) or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get(_CSRF_KEY) or ""
+    if not expected or not hmac.compare_digest(sent, expected):
+        abort(400, description=_("The form has expired. Reload the page and try again."))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_page_user"] = page_user
+    app.register_blueprint(bp)
