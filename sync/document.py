@@ -98,14 +98,13 @@ class RecordDocument:
         """Create a record with its text objects, stamps map and conflicts map."""
         doc = Document(actor_id=actor)
         texts = set(text_fields)
-        with doc.transaction() as tx:
+        with doc.transaction() as tx:  # one change: a record never travels half-created
             tx.put_object(ROOT, META, ObjType.Map)
             tx.put_object(ROOT, CONFLICTS, ObjType.Map)
             for name in texts:
                 tx.put_object(ROOT, name, ObjType.Text)
-        record = cls(doc)
-        record.set_fields(values, stamp, texts)
-        return record
+            _write(tx, {name: (value, stamp) for name, value in values.items()}, texts)
+        return cls(doc)
 
     @classmethod
     def empty(cls, actor: bytes) -> RecordDocument:
@@ -159,7 +158,12 @@ class RecordDocument:
         meta = self._doc.get(ROOT, META)
         if meta is None:
             return {}
-        return {k: s for k in self._doc.keys(meta[1]) if (s := self.stamp(k)) is not None}
+        out: dict[str, Stamp] = {}
+        for key in self._doc.keys(meta[1]):  # one lookup per key (hot: every materialization)
+            found = self._doc.get(meta[1], key)
+            if found is not None and not isinstance(found[0], ObjType):
+                out[key] = Stamp.decode(str(found[0][1]))
+        return out
 
     def conflicts(self) -> list[dict[str, Any]]:
         """The kept losing values, oldest first: ``{id, field, value, author, at, site}``."""
@@ -187,16 +191,8 @@ class RecordDocument:
         text_fields: Iterable[str] = (),
     ) -> None:
         """One change setting fields with their own stamps and keeping losing values."""
-        texts = set(text_fields)
         with self._doc.transaction() as tx:
-            meta = _map(tx, META)
-            for name, (value, stamp) in values.items():
-                if name in texts:
-                    _splice_to(tx, name, "" if value is None else str(value))
-                else:
-                    scalar_type, scalar = _scalar(value)
-                    tx.put(ROOT, name, scalar_type, scalar)
-                tx.put(meta, name, ScalarType.Str, stamp.encode())
+            _write(tx, values, set(text_fields))
             if kept:
                 conflicts = _map(tx, CONFLICTS)
                 for conflict_id, payload in kept.items():
@@ -293,6 +289,17 @@ def change_hash(data: bytes) -> str:
 
 def _raw(heads: Sequence[str] | None) -> list[bytes] | None:
     return None if heads is None else [bytes.fromhex(h) for h in heads]
+
+
+def _write(tx: Any, values: Mapping[str, tuple[Scalar, Stamp]], texts: set[str]) -> None:
+    meta = _map(tx, META)
+    for name, (value, stamp) in values.items():
+        if name in texts:
+            _splice_to(tx, name, "" if value is None else str(value))
+        else:
+            scalar_type, scalar = _scalar(value)
+            tx.put(ROOT, name, scalar_type, scalar)
+        tx.put(meta, name, ScalarType.Str, stamp.encode())
 
 
 def _map(tx: Any, name: str) -> bytes:

@@ -86,15 +86,18 @@ class SyncEngine:
             if not batch:
                 return
             items: list[dict[str, Any]] = []
+            by_record: dict[tuple[str, str], dict[str, Any]] = {}
             for row in batch:
-                last = items[-1] if items else None
-                if row["kind"] == "change" and last and last.get("changes") is not None and (last["entity"], last["record_id"]) == (row["entity"], row["record_id"]):
-                    last["outbox"].append(row["seq"])
-                    last["changes"].append(row["payload"])
-                elif row["kind"] == "change":
-                    items.append({"entity": row["entity"], "record_id": row["record_id"], "outbox": [row["seq"]], "changes": [row["payload"]]})
-                else:
-                    items.append({"entity": row["entity"], "record_id": row["record_id"], "outbox": [row["seq"]], "event": json.loads(row["payload"])})
+                if row["kind"] == "event":
+                    items.append({"entity": row["entity"], "record_id": row["record_id"], "outbox": [row["seq"]],
+                                  "event": json.loads(row["payload"])})
+                    continue
+                key = (row["entity"], row["record_id"])
+                if key not in by_record:  # a record's changes form one item, placed where it first appears
+                    by_record[key] = {"entity": row["entity"], "record_id": row["record_id"], "outbox": [], "changes": []}
+                    items.append(by_record[key])
+                by_record[key]["outbox"].append(row["seq"])
+                by_record[key]["changes"].append(row["payload"])
             message = {
                 "schema_version": SCHEMA_VERSION,
                 "device_id": self.device_id,
@@ -113,8 +116,8 @@ class SyncEngine:
 
     def _take_rejections(self, rejections: list[dict[str, Any]], report: SyncReport) -> None:
         for rejection in rejections:
-            self.store.add_rejection(rejection)
-            report.rejected += 1
+            if self.store.add_rejection(rejection):  # the push answer and the pull may both carry it
+                report.rejected += 1
             detail = rejection.get("detail") or {}
             if rejection["kind"] == "record" and isinstance(detail, dict) and detail.get("drop"):
                 self.store.drop_outbox_for(rejection["entity"], rejection["record_id"])

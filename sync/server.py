@@ -41,7 +41,7 @@ def _server_tables(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE sync_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, entity TEXT NOT NULL,"
         " record_id TEXT NOT NULL, item_key TEXT NOT NULL, payload BLOB NOT NULL, origin TEXT, target TEXT,"
-        " UNIQUE (kind, item_key))"
+        " UNIQUE (kind, entity, record_id, item_key))"
     )
     db.execute("CREATE INDEX sync_log_record ON sync_log (entity, record_id, seq)")
     db.execute(
@@ -129,6 +129,13 @@ class SyncServer:
         self.validator = validator
         self.scope = scope or Everything()
         self.max_skew_ms = max_skew_ms
+        self._schemas: dict[str, Any] = {}
+
+    def _schema(self, entity: Entity) -> Any:
+        """One schema instance per entity: building one deep-copies every field (hot in push)."""
+        if entity.name not in self._schemas:
+            self._schemas[entity.name] = entity.schema()
+        return self._schemas[entity.name]
 
     # ---- push -------------------------------------------------------------------------------
     def handle_push(self, principal: Principal, payload: Any) -> dict[str, Any]:
@@ -178,7 +185,7 @@ class SyncServer:
             except ValueError as exc:
                 raise InvalidMessage("The event's hlc is malformed.") from exc
             values = {k: v for k, v in event.items() if k not in ("id", "hlc", "author_id")}
-            errors = entity.schema().validate(values)
+            errors = self._schema(entity).validate(values)
             if errors:
                 raise InvalidMessage(f"The {entity.name} event is invalid.", fields=errors)
 
@@ -215,6 +222,7 @@ class SyncServer:
         after = doc.values()
         resolved: dict[str, tuple[Any, Stamp]] = {}
         kept: dict[str, dict[str, Any]] = {}
+        their_losers: dict[str, Any] = {}  # the pusher's values that lost a conflict (kept, so judged too)
         now = store.now_ms()
         for name in sorted(doc.conflicting_fields(server_heads, doc.heads()) if server_heads else ()):
             theirs, ours = doc.stamp(name, client_heads), doc.stamp(name, server_heads)
@@ -226,9 +234,14 @@ class SyncServer:
                 win, lose = (their_value, theirs), (our_value, ours)
             else:
                 win, lose = (our_value, ours), (their_value, theirs)
+                their_losers[name] = their_value
             resolved[name] = win
             after[name] = win[0]
             kept[new_id()] = {"field": name, "value": lose[0], "author": lose[1].author, "at": lose[1].ms, "site": lose[1].site}
+        for name, claimed in doc.stamps().items():
+            # An edit time far ahead would win every later conflict: re-stamp it with its receipt time.
+            if name not in resolved and clamp_to_receipt(claimed.ms, now, self.max_skew_ms) != claimed.ms:
+                resolved[name] = (doc.get(name), Stamp(now, claimed.author, claimed.site))
         if row is None and not self._visible(principal, entity, after):
             return [self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True, "values": after})], 0
         changed = tuple(
@@ -243,6 +256,16 @@ class SyncServer:
             resolved[name] = (before.get(name), restore_stamp or Stamp(now, "server", store.site_id))
             kept = {k: v for k, v in kept.items() if v["field"] != name}
             rejections.append(self._rejection(entity.name, record_id, "field", reason, field=name, detail={"value": after.get(name)}))
+        if their_losers:
+            # A losing value is kept and shown on every replica, so it must pass the same rules.
+            losing = tuple(FieldChange(n, before.get(n), v) for n, v in sorted(their_losers.items()))
+            held = self._judge(principal, entity, RecordDiff(entity.name, record_id, row is None, before, losing))
+            refused = {n: held.refused for n in their_losers} if held.refused else {}
+            for name, reason in sorted({**held.rejected_fields, **refused}.items()):
+                if name not in their_losers:
+                    continue
+                kept = {k: v for k, v in kept.items() if v["field"] != name}
+                rejections.append(self._rejection(entity.name, record_id, "field", reason, field=name, detail={"value": their_losers[name]}))
         if resolved or kept:
             doc.resolve(resolved, kept, entity.text_fields)
         for change in new_changes:
@@ -287,7 +310,7 @@ class SyncServer:
 
     def _judge(self, principal: Principal, entity: Entity, diff: RecordDiff) -> Verdict:
         """Schema-check the new values, then ask the server's rules."""
-        schema = entity.schema()
+        schema = self._schema(entity)
         changed = {
             c.field: c.new for c in diff.changes
             if c.new is not None and c.field not in entity.text_fields and c.field in schema.load_fields
@@ -414,16 +437,21 @@ class SyncServer:
             store.db.execute("DELETE FROM sync_device_queue WHERE device_id = ? AND seq <= ?", [device, queue_pos])
             epoch = store.scope_epoch()
             (device_epoch,) = store.db.execute("SELECT epoch FROM sync_devices WHERE device_id = ?", [device]).fetchone()
+            rejections: list[dict[str, Any]] = []
             if device_epoch != epoch:
                 top = store.log_max()
                 self._reconcile(principal, log_pos, top)
+                # the log range is skipped (records come whole), but this device's rejections must not be
+                rejections += [json.loads(p) for (p,) in store.db.execute(
+                    "SELECT payload FROM sync_log WHERE seq > ? AND seq <= ? AND kind = 'rejection' AND target = ? ORDER BY seq",
+                    [log_pos, top, device],
+                )]
                 log_pos = top
                 store.db.execute("UPDATE sync_devices SET epoch = ? WHERE device_id = ?", [epoch, device])
             if msg["manifest"] is not None:
                 self._repair(principal, msg["manifest"])
             records: list[dict[str, Any]] = []
             evictions: list[dict[str, Any]] = []
-            rejections: list[dict[str, Any]] = []
             queued = store.db.execute(
                 "SELECT seq, entity, record_id, action FROM sync_device_queue WHERE device_id = ? ORDER BY seq LIMIT ?",
                 [device, limit],

@@ -361,16 +361,29 @@ class ReplicaStore:
         return int(self.db.execute("SELECT count(*) FROM sync_outbox").fetchone()[0])
 
     def outbox_batch(self, max_items: int, max_bytes: int) -> list[dict[str, Any]]:
-        """The oldest outbox rows, bounded by count and total payload bytes (at least one row)."""
+        """The oldest outbox rows, bounded by count and payload bytes, never ending mid-record.
+
+        A record's pending changes always travel together (the server judges a record by what
+        they add up to), so the last record is completed even past the bounds.
+        """
         out: list[dict[str, Any]] = []
         size = 0
-        for seq, entity, record_id, kind, key, payload in self.db.execute(
+        rows = self.db.execute(
             "SELECT seq, entity, record_id, kind, item_key, payload FROM sync_outbox ORDER BY seq LIMIT ?", [max_items]
-        ):
+        ).fetchall()
+        for seq, entity, record_id, kind, key, payload in rows:
             size += len(payload)
-            if out and size > max_bytes:
+            if out and size > max_bytes and (entity, record_id) != (out[-1]["entity"], out[-1]["record_id"]):
                 break
             out.append({"seq": seq, "entity": entity, "record_id": record_id, "kind": kind, "key": key, "payload": payload})
+        if out and out[-1]["kind"] == "change":
+            last = out[-1]
+            for seq, entity, record_id, kind, key, payload in self.db.execute(
+                "SELECT seq, entity, record_id, kind, item_key, payload FROM sync_outbox"
+                " WHERE entity = ? AND record_id = ? AND kind = 'change' AND seq > ? ORDER BY seq",
+                [last["entity"], last["record_id"], last["seq"]],
+            ):
+                out.append({"seq": seq, "entity": entity, "record_id": record_id, "kind": kind, "key": key, "payload": payload})
         return out
 
     def ack(self, seqs: Sequence[int]) -> None:
@@ -383,14 +396,14 @@ class ReplicaStore:
         return int(self.db.execute("SELECT count(*) FROM sync_outbox WHERE entity = ? AND record_id = ?", [entity_name, record_id]).fetchone()[0])
 
     # ---- rejections -------------------------------------------------------------------------
-    def add_rejection(self, rejection: Mapping[str, Any]) -> None:
-        """Keep a rejection the server sent (idempotent by id)."""
-        self.db.execute(
+    def add_rejection(self, rejection: Mapping[str, Any]) -> bool:
+        """Keep a rejection the server sent (idempotent by id); True if it was new."""
+        return self.db.execute(
             "INSERT OR IGNORE INTO sync_rejections (id, entity, record_id, field, kind, reason, detail, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [rejection["id"], rejection["entity"], rejection["record_id"], rejection.get("field"), rejection["kind"],
              rejection["reason"], json.dumps(rejection.get("detail"), ensure_ascii=False), rejection.get("created_at") or iso_from_ms(self.now_ms())],
-        )
+        ).rowcount == 1
 
     def rejections(self, include_dismissed: bool = False) -> list[dict[str, Any]]:
         where = "1" if include_dismissed else "dismissed = 0"
