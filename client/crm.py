@@ -99,6 +99,37 @@ def create_contact(store: ReplicaStore, values: Mapping[str, Any], author: str) 
     return store.create("contact", dict(values), author)
 
 
+def get_live_contact(store: ReplicaStore, contact_id: str) -> dict[str, Any]:
+    """The contact of a live customer, or ``RecordNotFound`` when it or its customer is gone."""
+    row = store.get("contact", contact_id)
+    if row.get("deleted"):
+        raise RecordNotFound(contact_id)
+    get_live_customer(store, str(row["customer_id"]))
+    return row
+
+
+def update_contact(store: ReplicaStore, contact_id: str, values: Mapping[str, Any], author: str) -> None:
+    """Change a contact's fields; it stays with its customer (``customer_id`` is not edited here)."""
+    with store.write():
+        get_live_contact(store, contact_id)
+        store.update("contact", contact_id, {k: v for k, v in values.items() if k != "customer_id"}, author)
+
+
+def delete_customer(store: ReplicaStore, customer_id: str, author: str) -> None:
+    """Mark a live customer deleted (its contacts and visits follow it out of every list)."""
+    with store.write():
+        get_live_customer(store, customer_id)
+        store.delete("customer", customer_id, author)
+
+
+def delete_contact(store: ReplicaStore, contact_id: str, author: str) -> str:
+    """Mark a live contact deleted; returns its customer's id."""
+    with store.write():
+        row = get_live_contact(store, contact_id)
+        store.delete("contact", contact_id, author)
+    return str(row["customer_id"])
+
+
 def record_visit(store: ReplicaStore, values: Mapping[str, Any], author: str) -> str:
     """Record a visit; one that sets a next contact time also sets the customer's, atomically."""
     with store.write():

@@ -282,6 +282,72 @@ def contact_new() -> Any:
     return render_template("contacts/form.html", c=row, form=form, errors=errors), (422 if errors else 200)
 
 
+def _contact_or_404(contact_id: str) -> dict[str, Any]:
+    try:
+        return crm.get_live_contact(get_store(), contact_id)
+    except RecordNotFound:
+        abort(404)
+
+
+@bp.route("/contacts/<contact_id>/edit", methods=["GET", "POST"])
+def contact_edit(contact_id: str) -> Any:
+    contact = _contact_or_404(contact_id)
+    row = _customer_or_404(contact["customer_id"])
+    errors: dict[str, list[str]] = {}
+    form: Any = contact
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["customer_id"] = contact["customer_id"]
+        values, errors = validate_form(ContactSchema, form, crm.CONTACT_FORM_FIELDS, tz())
+        if not errors:
+            crm.update_contact(get_store(), contact_id, values, _user()["id"])
+            flash(_("Contact saved."), "success")
+            return redirect(url_for("pages.customer", customer_id=row["id"]))
+    return render_template("contacts/form.html", c=row, p=contact, form=form, errors=errors), (422 if errors else 200)
+
+
+def _confirm_delete(what: str, name: str, cancel_url: str, status: int = 200) -> Any:
+    return render_template("confirm_delete.html", what=what, name=name, cancel_url=cancel_url), status
+
+
+@bp.route("/customers/<customer_id>/delete", methods=["GET", "POST"])
+def customer_delete(customer_id: str) -> Any:
+    """Ask first (GET); delete only on a POST that carries the explicit ``confirm=yes``."""
+    row = _customer_or_404(customer_id)
+    back = url_for("pages.customer", customer_id=customer_id)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return _confirm_delete(_("customer"), row["name"], back, 200 if request.method == "GET" else 400)
+    crm.delete_customer(get_store(), customer_id, _user()["id"])
+    flash(_("Customer “%(name)s” deleted.", name=row["name"]), "success")
+    return redirect(url_for("pages.customers"))
+
+
+@bp.route("/contacts/<contact_id>/delete", methods=["GET", "POST"])
+def contact_delete(contact_id: str) -> Any:
+    """Ask first (GET); delete only on a POST that carries the explicit ``confirm=yes``."""
+    contact = _contact_or_404(contact_id)
+    back = url_for("pages.customer", customer_id=contact["customer_id"])
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return _confirm_delete(_("contact"), contact["name"], back, 200 if request.method == "GET" else 400)
+    crm.delete_contact(get_store(), contact_id, _user()["id"])
+    flash(_("Contact “%(name)s” deleted.", name=contact["name"]), "success")
+    return redirect(back)
+
+
+@bp.post("/contacts/<contact_id>/conflicts/<conflict_id>/<action>")
+def resolve_contact_conflict(contact_id: str, conflict_id: str, action: str) -> Any:
+    if action not in ("restore", "dismiss"):
+        abort(404)
+    contact = _contact_or_404(contact_id)
+    try:
+        get_store().resolve_conflict("contact", contact_id, conflict_id, action, _user()["id"])
+    except RecordNotFound:
+        flash(_("That kept value is gone already."), "warning")
+    else:
+        flash(_("The kept value was restored.") if action == "restore" else _("The kept value was dismissed."), "success")
+    return redirect(url_for("pages.customer", customer_id=contact["customer_id"]))
+
+
 @bp.get("/due")
 def due() -> Any:
     return render_template("due.html", items=crm.due_customers(get_store(), now()), today=now())
