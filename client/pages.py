@@ -131,15 +131,23 @@ def enroll() -> Any:
             except SyncError as exc:
                 error = _("The server refused the enrollment: %(message)s", message=exc.message)
             else:
+                # Registration was quick; the first sync may take minutes, so it runs on the
+                # worker's thread and the progress page polls it instead of freezing this form.
                 login_session(answer["user"])
-                try:
-                    report = worker().sync_now()
-                    flash(_("This device is enrolled. First sync: %(pulled)s records received.", pulled=report["pulled"]), "success")
-                except (TransportUnavailable, SyncError, NotEnrolled) as exc:
-                    log.info("first sync after enrollment failed: %s", exc)
-                    flash(_("This device is enrolled; the first sync will be retried automatically."), "warning")
-                return redirect(url_for("pages.customers"))
+                worker().start_first_sync()
+                return redirect(url_for("pages.enroll_progress"))
     return render_template("enroll.html", form=form, errors=errors, error=error), (400 if error or errors else 200)
+
+
+@bp.get("/enroll/progress")
+def enroll_progress() -> Any:
+    return render_template("enroll_progress.html", progress=worker().first_sync_progress())
+
+
+@bp.get("/enroll/status")
+def enroll_status() -> Any:
+    """The progress fragment the page polls (htmx); it stops polling once the sync is over."""
+    return render_template("_first_sync.html", progress=worker().first_sync_progress())
 
 
 # ---- customers -------------------------------------------------------------------------------

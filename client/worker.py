@@ -3,6 +3,8 @@
 ``run_sync(store)`` is the single place a sync runs (the worker, "sync now", enrollment): it takes
 the store's sync lock, so two syncs never overlap, and records the outcome in ``sync_status``.
 Being offline is a normal state: it is logged in one line and retried, never raised to a page.
+The first sync after enrolling from the page runs on its own thread (``start_first_sync``); the page
+polls ``first_sync_progress`` for the number of records received so far.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import schedule
 
+from shared.schemas import REGISTRY
 from sync import ReplicaStore, SyncEngine
 from sync.clock import iso_from_ms
 from sync.errors import SyncError, TransportUnavailable
@@ -72,6 +75,13 @@ def run_sync(store: ReplicaStore, timeout: float = 30.0, transport: Any = None) 
         return report
 
 
+def records_held(store: ReplicaStore) -> int:
+    """How many records (documents and events, deleted ones included) this replica holds."""
+    tables = [entity.table for entity in REGISTRY]
+    sql = " + ".join(f"(SELECT count(*) FROM [{t}])" for t in tables)
+    return int(store.db.execute(f"SELECT {sql}").fetchone()[0])
+
+
 class SyncWorker:
     """Sync every ``interval`` seconds while online; back off exponentially while not."""
 
@@ -84,6 +94,8 @@ class SyncWorker:
         self._sched_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._first: threading.Thread | None = None
+        self._first_state: dict[str, Any] = {}
 
     # ---- running a sync ---------------------------------------------------------------------
     def sync_now(self) -> dict[str, Any]:
@@ -116,6 +128,55 @@ class SyncWorker:
             log.exception("sync failed")
         self._schedule(delay)
         return schedule.CancelJob
+
+    # ---- the first sync after enrollment, in the background ---------------------------------
+    def start_first_sync(self) -> threading.Thread:
+        """Run one sync on its own thread now (a running one is reused); the page polls its progress."""
+        with self._sched_lock:
+            if self._first is not None and self._first.is_alive():
+                return self._first
+            self._first_state = {"running": True, "baseline": records_held(self.store), "report": None, "error": None}
+            self._first = threading.Thread(target=self._first_sync, name="fieldbook-first-sync", daemon=True)
+            self._first.start()
+            return self._first
+
+    def _first_sync(self) -> None:
+        state = self._first_state
+        try:
+            state["report"] = self.sync_now()
+        except TransportUnavailable as exc:
+            log.info("first sync: offline (%s); the worker retries it", exc)
+            state["error"] = "offline"
+        except SyncError as exc:
+            log.warning("first sync refused by the server: %s %s", exc.code, exc.message)
+            state["error"] = f"{exc.code}: {exc.message}"
+        except NotEnrolled:
+            state["error"] = "not_enrolled"
+        except Exception:  # nobody to raise to on this thread: log it, the page shows "failed"
+            log.exception("first sync failed")
+            state["error"] = "internal_error"
+        finally:
+            state["running"] = False
+
+    def first_sync_progress(self) -> dict[str, Any]:
+        """``{"state": "running"|"done"|"failed", "received": N, "error": str|None}``.
+
+        Without a first sync started by this process (e.g. after a restart), the state comes from
+        the recorded sync status: done once a sync succeeded, else still waiting for the worker.
+        """
+        state = dict(self._first_state)
+        if not state:
+            status = db.get_sync_status(self.store)
+            report = status["last_report"] or {}
+            if status["last_success_at"]:
+                return {"state": "done", "received": int(report.get("pulled") or 0), "error": None}
+            return {"state": "failed" if status["last_error"] else "running", "received": records_held(self.store),
+                    "error": status["last_error"]}
+        if state["running"]:
+            return {"state": "running", "received": max(0, records_held(self.store) - state["baseline"]), "error": None}
+        if state["report"] is not None:
+            return {"state": "done", "received": int(state["report"].get("pulled") or 0), "error": None}
+        return {"state": "failed", "received": max(0, records_held(self.store) - state["baseline"]), "error": state["error"]}
 
     def _schedule(self, seconds: float) -> None:
         with self._sched_lock:

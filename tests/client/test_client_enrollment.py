@@ -7,6 +7,7 @@ import pytest
 
 from client import db
 from client.enrollment import enroll, register_device
+from client.worker import sync_lock
 from sync.errors import TransportUnavailable
 
 
@@ -86,13 +87,54 @@ def test_enroll_against_real_server(live_server, app, store):
     assert client.get("/api/sync/status", headers=auth).get_json()["pending"] == 0
 
 
+def _enroll_form(client, url, password):
+    token = client.get("/enroll").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post("/enroll", data={"server_url": url, "username": "lina", "password": password, "csrf_token": token})
+
+
 def test_enroll_page_against_real_server(live_server, app, store):
+    url, server_store = live_server
+    for n in range(3):
+        server_store.create("customer", {"kind": "company", "name": f"公海客户{n}"}, "admin")
+    client = app.test_client()
+    refused = _enroll_form(client, url, "wrong")
+    assert refused.status_code == 400 and db.get_device(store) is None
+    response = _enroll_form(client, url, "rep-pw")
+    assert response.status_code == 302 and response.location.endswith("/enroll/progress")
+    assert db.get_device(store) is not None  # registered before the page answered
+    app.extensions["fieldbook_worker"]._first.join(timeout=30)
+    page = client.get("/enroll/progress").get_data(as_text=True)
+    assert 'data-state="done"' in page and "3 records received" in page and "hx-trigger" not in page.split('id="first-sync"')[1]
+    assert client.get("/customers").status_code == 200  # logged in by the enrollment
+    assert "公海客户0" in client.get("/customers").get_data(as_text=True)
+
+
+def test_enroll_page_shows_first_sync_progress_while_it_runs(live_server, app, store):
     url, _server_store = live_server
     client = app.test_client()
-    token = client.get("/enroll").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    refused = client.post("/enroll", data={"server_url": url, "username": "lina", "password": "wrong", "csrf_token": token})
-    assert refused.status_code == 400 and db.get_device(store) is None
-    response = client.post("/enroll", data={"server_url": url, "username": "lina", "password": "rep-pw", "csrf_token": token})
-    assert response.status_code == 302 and response.location.endswith("/customers")
-    assert db.get_device(store) is not None
-    assert client.get("/customers").status_code == 200  # logged in by the enrollment
+    worker = app.extensions["fieldbook_worker"]
+    lock = sync_lock(store)
+    with lock:  # the background first sync waits here, as if the download were slow
+        response = _enroll_form(client, url, "rep-pw")
+        assert response.status_code == 302 and response.location.endswith("/enroll/progress")
+        page = client.get("/enroll/progress").get_data(as_text=True)
+        assert 'data-state="running"' in page and 'hx-get="/enroll/status"' in page and "0 records received" in page
+        for n in range(2):  # records arriving are counted while the sync runs
+            store.create("customer", {"kind": "company", "name": f"到达的客户{n}"}, "u-x")
+        status = client.get("/enroll/status", headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert status.lstrip().startswith('<div id="first-sync"') and "2 records received" in status
+        assert 'hx-trigger="every 1s"' in status
+    worker._first.join(timeout=30)
+    done = client.get("/enroll/status", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-state="done"' in done and "hx-trigger" not in done
+
+
+def test_first_sync_failure_is_shown_and_left_to_the_worker(app, enrolled):
+    client = app.test_client()
+    client.post("/login", data={"username": "lina", "password": "s3cret-pw",
+                                "csrf_token": client.get("/login").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]})
+    worker = app.extensions["fieldbook_worker"]
+    worker.start_first_sync().join(timeout=30)  # the device points at a closed port
+    page = client.get("/enroll/progress").get_data(as_text=True)
+    assert 'data-state="failed"' in page and "Traceback" not in page
+    assert worker.failures == 1
