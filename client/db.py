@@ -50,31 +50,10 @@ def _app_tables(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO sync_status (id, online) VALUES (1, 0)")
 
 
-@migrations(name="customers_fts")
-def _customers_fts(db: sqlite_utils.Database) -> None:
-    # External-content FTS5 over the materialized table. The store writes customers with
-    # INSERT OR REPLACE, so the delete trigger must fire on REPLACE too: every connection
-    # sets PRAGMA recursive_triggers (see open_store), otherwise stale entries would remain.
-    db.execute(
-        "CREATE VIRTUAL TABLE customers_fts USING fts5(name, phone, mobile,"
-        " content='customers', content_rowid='rowid', tokenize='trigram')"
-    )
-    insert = "INSERT INTO customers_fts (rowid, name, phone, mobile) VALUES (new.rowid, new.name, new.phone, new.mobile);"
-    delete = (
-        "INSERT INTO customers_fts (customers_fts, rowid, name, phone, mobile)"
-        " VALUES ('delete', old.rowid, old.name, old.phone, old.mobile);"
-    )
-    db.execute(f"CREATE TRIGGER customers_fts_ai AFTER INSERT ON customers BEGIN {insert} END")
-    db.execute(f"CREATE TRIGGER customers_fts_ad AFTER DELETE ON customers BEGIN {delete} END")
-    db.execute(f"CREATE TRIGGER customers_fts_au AFTER UPDATE ON customers BEGIN {delete} {insert} END")
-    db.execute("INSERT INTO customers_fts (customers_fts) VALUES ('rebuild')")
-
-
 def open_store(path: str, clock: Clock | None = None) -> ReplicaStore:
     """Open (creating if needed) the client database and apply the client's migrations."""
     store = ReplicaStore.open(path, REGISTRY, clock or SystemClock())
-    store.db.execute("PRAGMA recursive_triggers = ON")
-    with store._lock:  # the store's writer lock: one writer at a time
+    with store.write():
         migrations.apply(store.db)
     return store
 
@@ -102,7 +81,7 @@ def close_store(data_dir: str) -> None:
     with _stores_lock:
         store = _stores.pop(path, None)
     if store is not None:
-        store.db.conn.close()
+        store.close()
 
 
 def init_app(app: Flask) -> None:

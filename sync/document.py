@@ -228,19 +228,20 @@ class RecordDocument:
             for c in self._doc.get_changes(_raw(heads) or [])
         ]
 
-    def apply(self, changes: Sequence[bytes]) -> list[str]:
+    def apply(self, changes: Sequence[bytes], base: bytes | None = None) -> list[str]:
         """Apply raw change bytes; return the hashes that were new. Known changes are no-ops.
 
         Raises ``InvalidChanges`` for bytes that are not uncompressed change chunks and
         ``MissingDependencies`` when a change's ancestors are absent (the binding would
-        otherwise queue it silently), leaving the document untouched either way.
+        otherwise queue it silently), leaving the document untouched either way. ``base``, when
+        given, is this document's stored bytes (saves re-serialising it).
         """
         if not changes:
             return []
         given = [change_hash(data) for data in changes]
         before = self._doc.get_heads()
         try:
-            doc = Document.load(self._doc.save() + b"".join(changes))
+            doc = Document.load((self._doc.save() if base is None else base) + b"".join(changes))
         except Exception as exc:
             raise _classify(exc) from exc
         added = [c.hash.hex() for c in doc.get_changes(before)]
@@ -253,11 +254,11 @@ class RecordDocument:
         self._doc = doc
         return added
 
-    def merge_saved(self, data: bytes) -> None:
+    def merge_saved(self, data: bytes, base: bytes | None = None) -> None:
         """Merge a whole saved document of the same record (keeps local changes)."""
         actor = self._doc.get_actor()
         try:
-            doc = Document.load(self._doc.save() + data)
+            doc = Document.load((self._doc.save() if base is None else base) + data)
         except Exception as exc:
             raise _classify(exc) from exc
         doc.set_actor(actor)

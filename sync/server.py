@@ -10,7 +10,7 @@ outside the user's scope, and pages pulls from the log and a per-device queue of
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -68,9 +68,9 @@ def _device_report_columns(db: sqlite_utils.Database) -> None:
 class ServerStore(ReplicaStore):
     """The central replica: local writes are appended to the log other replicas pull from."""
 
-    def __init__(self, db: sqlite_utils.Database, registry: Registry, clock: Clock) -> None:
+    def __init__(self, db: sqlite_utils.Database | str, registry: Registry, clock: Clock) -> None:
         super().__init__(db, registry, clock)
-        _server_migrations.apply(db)
+        _server_migrations.apply(self.db)
 
     def now_ms(self) -> int:
         return self.clock.now_ms()  # the server's time is canonical
@@ -198,10 +198,10 @@ class SyncServer:
     def _push_document(self, principal: Principal, entity: Entity, item: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
         store = self.store
         record_id = item["record_id"]
-        row = store._doc_row(entity.name, record_id)
-        if row is not None:
-            doc = RecordDocument.load(row[0], store.actor)
-            server_heads: list[str] = json.loads(row[1])
+        entry = store._find(entity, record_id)
+        if entry is not None:
+            doc = entry.doc
+            server_heads: list[str] = entry.heads
             before = doc.values()
             if not self._visible(principal, entity, before):
                 return [self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True})], 0
@@ -209,13 +209,27 @@ class SyncServer:
             doc = RecordDocument.empty(store.actor)
             server_heads, before = [], {}
         try:
-            added = doc.apply(item["changes"])
+            added = doc.apply(item["changes"], base=entry.data if entry else b"")
         except InvalidChanges as exc:
             raise InvalidMessage(f"Change bytes for {entity.name} {record_id} are not valid Automerge changes.") from exc
         except MissingDependencies:
             return [self._rejection(entity.name, record_id, "record", "missing_dependencies", detail={"drop": False})], 0
         if not added:
             return [], 0  # a re-delivered push: already applied
+        try:
+            return self._judge_applied(principal, entity, record_id, entry, doc, server_heads, before)
+        except BaseException:
+            store._cache.pop((entity.name, record_id), None)  # the cached document holds unstored changes
+            raise
+
+    def _judge_applied(
+        self, principal: Principal, entity: Entity, record_id: str, entry: Any, doc: RecordDocument,
+        server_heads: list[str], before: dict[str, Any],
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Resolve conflicts, ask the rules, compensate, and store a record whose changes applied."""
+        store = self.store
+        row = entry
+        give_up = self._refuse_unstored(entity, record_id)
         new_changes = doc.changes_since(server_heads)
         depended = {d for c in new_changes for d in c.deps}
         client_heads = sorted(c.hash for c in new_changes if c.hash not in depended)
@@ -243,13 +257,13 @@ class SyncServer:
             if name not in resolved and clamp_to_receipt(claimed.ms, now, self.max_skew_ms) != claimed.ms:
                 resolved[name] = (doc.get(name), Stamp(now, claimed.author, claimed.site))
         if row is None and not self._visible(principal, entity, after):
-            return [self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True, "values": after})], 0
+            return give_up([self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True, "values": after})])
         changed = tuple(
             FieldChange(n, before.get(n), after.get(n)) for n in sorted(set(before) | set(after)) if before.get(n) != after.get(n)
         )
         verdict = self._judge(principal, entity, RecordDiff(entity.name, record_id, row is None, before, changed))
         if verdict.refused:
-            return [self._rejection(entity.name, record_id, "record", verdict.refused, detail={"drop": row is None, "values": after})], 0
+            return give_up([self._rejection(entity.name, record_id, "record", verdict.refused, detail={"drop": row is None, "values": after})])
         rejections = []
         for name, reason in sorted(verdict.rejected_fields.items()):
             restore_stamp = doc.stamp(name, server_heads) if server_heads else None
@@ -266,18 +280,29 @@ class SyncServer:
                     continue
                 kept = {k: v for k, v in kept.items() if v["field"] != name}
                 rejections.append(self._rejection(entity.name, record_id, "field", reason, field=name, detail={"value": their_losers[name]}))
+        server_changes = []
         if resolved or kept:
+            merged = doc.heads()
             doc.resolve(resolved, kept, entity.text_fields)
+            server_changes = doc.changes_since(merged)
         for change in new_changes:
             store.log_change(entity.name, record_id, change.hash, change.data, principal.device_id)
-        for change in doc.changes_since(sorted(set(server_heads) | set(client_heads)) if server_heads else client_heads):
-            if change.hash not in {c.hash for c in new_changes}:
-                store.log_change(entity.name, record_id, change.hash, change.data, None)
-        store._store_doc(entity, record_id, doc, server_heads or None)
+        for change in server_changes:
+            store.log_change(entity.name, record_id, change.hash, change.data, None)
+        store._store_doc(entity, record_id, entry, doc, [c.data for c in (*new_changes, *server_changes)])
         self._hold(principal.device_id, entity.name, record_id)
         if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
             store._set_meta("scope_epoch", str(store.scope_epoch() + 1))
         return rejections, len(kept)
+
+    def _refuse_unstored(self, entity: Entity, record_id: str) -> Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], int]]:
+        """A way out that forgets the cached document the refused changes were applied to."""
+
+        def refused(rejections: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+            self.store._cache.pop((entity.name, record_id), None)
+            return rejections, 0
+
+        return refused
 
     def _push_event(self, principal: Principal, entity: Entity, item: Mapping[str, Any]) -> list[dict[str, Any]]:
         store = self.store

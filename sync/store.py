@@ -18,8 +18,10 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -28,10 +30,31 @@ from uuid6 import uuid7
 from shared.schemas.registry import Entity, Registry
 
 from .clock import Clock, Hlc, HybridLogicalClock, iso_from_ms
-from .document import RecordDocument, Scalar, Stamp
+from .document import RecordDocument, Scalar, Stamp, change_hash
 
 _EVENT_KEYS = frozenset({"id", "hlc", "author_id"})
 _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int}
+
+
+_CACHE_SIZE = 2048  # documents kept loaded between writes
+_MAX_CHUNKS = 64  # appended change chunks before a document is saved compactly again
+
+
+@dataclass
+class _Entry:
+    """A loaded document with the heads, bytes and chunk count stored for it."""
+
+    doc: RecordDocument
+    heads: list[str]
+    data: bytes
+    chunks: int
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires delete triggers (search indexes)
 
 
 def new_id() -> str:
@@ -71,7 +94,34 @@ def migrations_for(registry: Registry) -> Migrations:
 
     for entity in registry:
         m(name=f"entity_{entity.plural}")(_entity_table(entity))
+
+    @m(name="sync_docs_chunks")
+    def sync_docs_chunks(db: sqlite_utils.Database) -> None:
+        db.execute("ALTER TABLE sync_docs ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0")
+
+    for entity in registry:
+        if entity.search_fields:
+            m(name=f"search_{entity.plural}")(_search_index(entity))
     return m
+
+
+def _search_index(entity: Entity) -> Callable[[sqlite_utils.Database], None]:
+    """An FTS5 trigram index over the entity's search fields (substring search on Chinese names)."""
+
+    def create(db: sqlite_utils.Database) -> None:
+        fts, cols = f"{entity.table}_fts", ", ".join(entity.search_fields)
+        new_cols = ", ".join(f"new.[{c}]" for c in entity.search_fields)
+        old_cols = ", ".join(f"old.[{c}]" for c in entity.search_fields)
+        db.execute(f"CREATE VIRTUAL TABLE [{fts}] USING fts5({cols}, content='{entity.table}', content_rowid='rowid', tokenize='trigram')")
+        insert = f"INSERT INTO [{fts}] (rowid, {cols}) VALUES (new.rowid, {new_cols});"
+        delete = f"INSERT INTO [{fts}] ([{fts}], rowid, {cols}) VALUES ('delete', old.rowid, {old_cols});"
+        db.execute(f"CREATE TRIGGER [{fts}_ai] AFTER INSERT ON [{entity.table}] BEGIN {insert} END")
+        db.execute(f"CREATE TRIGGER [{fts}_ad] AFTER DELETE ON [{entity.table}] BEGIN {delete} END")
+        db.execute(f"CREATE TRIGGER [{fts}_au] AFTER UPDATE ON [{entity.table}] BEGIN {delete} {insert} END")
+        db.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
+
+    create.__name__ = f"search_{entity.plural}"
+    return create
 
 
 def _entity_table(entity: Entity):
@@ -93,42 +143,93 @@ def _entity_table(entity: Entity):
 class ReplicaStore:
     """A replica on SQLite. Subclasses decide where local writes are recorded (outbox or log)."""
 
-    def __init__(self, db: sqlite_utils.Database, registry: Registry, clock: Clock) -> None:
-        self.db = db
+    def __init__(self, db: sqlite_utils.Database | str, registry: Registry, clock: Clock) -> None:
+        """Use one shared connection (``Database``) or, given a file path, one connection per thread."""
         self.registry = registry
         self.clock = clock
+        self._path = db if isinstance(db, str) else None
+        self._shared = None if isinstance(db, str) else db
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()
-        migrations_for(registry).apply(db)
+        self._cache: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._digest = self._stored_digest = self._offset = 0
+        if self._shared is not None:
+            _configure(self._shared.conn)
+        migrations_for(registry).apply(self.db)
         self.site_id = self._meta("site_id") or self._init_site()
         self.actor = uuid.UUID(self.site_id).bytes
+        self._load_state()
 
     @classmethod
     def open(cls, path: str, registry: Registry, clock: Clock) -> ReplicaStore:
         """Open (creating if needed) a WAL-mode database file as a replica."""
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        return cls(db, registry, clock)
+        return cls(path, registry, clock)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (WAL: readers never see another thread's open transaction)."""
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            assert self._path is not None
+            conn = sqlite3.connect(self._path, check_same_thread=False, timeout=30, isolation_level=None)
+            _configure(conn)
+            self._connections.append(conn)
+            db = self._local.db = sqlite_utils.Database(conn)
+        return db
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
+        self._local = threading.local()
 
     # ---- transactions and meta --------------------------------------------------------------
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
         with self._lock:
-            conn = self.db.conn
+            db = self.db
+            conn = db.conn
             if conn.in_transaction:
-                with self.db.atomic():
-                    yield self.db
+                digest = self._digest
+                try:
+                    with db.atomic():
+                        yield db
+                except BaseException:
+                    self._digest = digest
+                    self._cache.clear()
+                    raise
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != getattr(self._local, "data_version", version):
+                    self._load_state()  # another process (or connection) wrote since we last looked
+                self._local.data_version = version
+                yield db
+                if self._digest != self._stored_digest:
+                    self._set_meta("digest", str(self._digest))
+                    self._stored_digest = self._digest
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._load_state()
                 raise
             conn.execute("COMMIT")
+
+    def reload(self) -> None:
+        """Forget cached state after the database was changed behind this store's back (tests, repair)."""
+        with self._lock:
+            self._load_state()
+
+    def _load_state(self) -> None:
+        """(Re)read what this object caches from the database."""
+        self._cache.clear()
+        self._stored_digest = self._digest = int(self._meta("digest") or 0)
+        self._offset = int(self._meta("clock_offset_ms") or 0)
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM sync_meta WHERE key = ?", [key]).fetchone()
@@ -143,17 +244,20 @@ class ReplicaStore:
 
     def _init_site(self) -> str:
         site = str(uuid.uuid4())
-        with self.write():
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
             self._set_meta("site_id", site)
+            self.db.execute("COMMIT")
         return site
 
     def now_ms(self) -> int:
         """Server-canonical time: the local clock plus the offset learned from the server."""
-        return self.clock.now_ms() + int(self._meta("clock_offset_ms") or 0)
+        return self.clock.now_ms() + self._offset
 
     def set_clock_offset(self, offset_ms: int) -> None:
         with self.write():
             self._set_meta("clock_offset_ms", str(offset_ms))
+            self._offset = offset_ms
 
     def _hlc(self) -> HybridLogicalClock:
         last = self._meta("hlc")
@@ -181,19 +285,21 @@ class ReplicaStore:
         with self.write():
             if self._doc_row(entity.name, record_id) is not None:
                 raise ValueError(f"{entity.name} {record_id} already exists")
-            self._save_local(entity, record_id, doc, [])
+            self._save_local(entity, record_id, None, doc)
         return record_id
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Scalar], author: str) -> None:
         """Set fields of a record (text fields by minimal splice) as one change."""
         entity = self._entity(entity_name, "document")
         with self.write():
-            doc, heads = self._load(entity, record_id)
+            entry = self._open(entity, record_id)
+            doc = entry.doc
             changed = {k: v for k, v in _only_columns(entity, values).items() if doc.get(k) != v}
             if not changed:
                 return
-            doc.set_fields(changed, self._stamp(author), entity.text_fields)
-            self._save_local(entity, record_id, doc, heads)
+            stamp = self._stamp(author)
+            doc.set_fields(changed, stamp, entity.text_fields)
+            self._save_local(entity, record_id, entry, doc, fields=list(changed), updated_ms=stamp.ms)
 
     def splice_text(self, entity_name: str, record_id: str, name: str, pos: int, delete: int, insert: str, author: str) -> None:
         """Edit a text field character-wise."""
@@ -201,9 +307,10 @@ class ReplicaStore:
         if name not in entity.text_fields:
             raise ValueError(f"{name!r} is not a text field of {entity.name}")
         with self.write():
-            doc, heads = self._load(entity, record_id)
-            doc.splice_text(name, pos, delete, insert, self._stamp(author))
-            self._save_local(entity, record_id, doc, heads)
+            entry = self._open(entity, record_id)
+            stamp = self._stamp(author)
+            entry.doc.splice_text(name, pos, delete, insert, stamp)
+            self._save_local(entity, record_id, entry, entry.doc, fields=[name], updated_ms=stamp.ms)
 
     def delete(self, entity_name: str, record_id: str, author: str) -> None:
         """Mark a record deleted (a field, so it merges with concurrent edits)."""
@@ -215,14 +322,15 @@ class ReplicaStore:
             raise ValueError("action must be 'restore' or 'dismiss'")
         entity = self._entity(entity_name, "document")
         with self.write():
-            doc, heads = self._load(entity, record_id)
+            entry = self._open(entity, record_id)
+            doc = entry.doc
             kept = next((c for c in doc.conflicts() if c["id"] == conflict_id), None)
             if kept is None:
                 raise RecordNotFound(f"no kept conflict {conflict_id}")
             if action == "restore":
                 doc.set_fields({kept["field"]: kept["value"]}, self._stamp(author), entity.text_fields)
             doc.drop_conflict(conflict_id)
-            self._save_local(entity, record_id, doc, heads)
+            self._save_local(entity, record_id, entry, doc)
 
     # ---- local writes: events ---------------------------------------------------------------
     def add_event(self, entity_name: str, values: Mapping[str, Scalar], author: str, event_id: str | None = None) -> str:
@@ -249,10 +357,14 @@ class ReplicaStore:
         if row is None:
             raise RecordNotFound(f"{entity.name} {record_id}")
         cur = self.db.execute(f"SELECT * FROM [{entity.table}] LIMIT 0")
-        return self._decode_row(entity, dict(zip([d[0] for d in cur.description], row)))
+        return self.decode_row(entity, dict(zip([d[0] for d in cur.description], row)))
 
     def document(self, entity_name: str, record_id: str) -> RecordDocument:
-        return self._load(self._entity(entity_name, "document"), record_id)[0]
+        """A fresh copy of a record's document (not the cached one: callers may edit it)."""
+        row = self._doc_row(self._entity(entity_name, "document").name, record_id)
+        if row is None:
+            raise RecordNotFound(f"{entity_name} {record_id}")
+        return RecordDocument.load(row[0], self.actor)
 
     def doc_heads(self, entity_name: str, record_id: str) -> list[str] | None:
         row = self._doc_row(entity_name, record_id)
@@ -260,9 +372,10 @@ class ReplicaStore:
 
     def rows(self, entity_name: str, where: str = "1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         entity = self.registry[entity_name]
-        return [self._decode_row(entity, r) for r in self.db.query(f"SELECT * FROM [{entity.table}] WHERE {where} ORDER BY id", params)]
+        return [self.decode_row(entity, r) for r in self.db.query(f"SELECT * FROM [{entity.table}] WHERE {where} ORDER BY id", params)]
 
-    def _decode_row(self, entity: Entity, row: dict[str, Any]) -> dict[str, Any]:
+    def decode_row(self, entity: Entity, row: dict[str, Any]) -> dict[str, Any]:
+        """A materialized row as the API shows it: booleans as bool, conflicts decoded."""
         for name, kind in entity.columns.items():
             if kind == "bool" and row.get(name) is not None:
                 row[name] = bool(row[name])
@@ -272,7 +385,7 @@ class ReplicaStore:
 
     def digest(self) -> str:
         """This replica's scope checksum (maintained incrementally on every write)."""
-        return f"{int(self._meta('digest') or 0):032x}"
+        return f"{self._digest:032x}"
 
     def manifest(self) -> list[tuple[str, str, str]]:
         """Every record held, as (entity, id, version): heads for documents, HLC for events."""
@@ -293,26 +406,38 @@ class ReplicaStore:
     def apply_changes(self, entity_name: str, record_id: str, changes: Sequence[bytes]) -> list[str]:
         """Apply received changes to a record (creating it if new); returns the new hashes."""
         entity = self._entity(entity_name, "document")
-        row = self._doc_row(entity.name, record_id)
-        doc = RecordDocument.load(row[0], self.actor) if row else RecordDocument.empty(self.actor)
-        old = json.loads(row[1]) if row else None
-        added = doc.apply(changes)
+        entry = self._find(entity, record_id)
+        doc = entry.doc if entry else RecordDocument.empty(self.actor)
+        added = doc.apply(changes, base=entry.data if entry else b"")
         if added:
-            self._store_doc(entity, record_id, doc, old)
+            fresh = set(added)
+            chunks = [c for c in changes if change_hash(c) in fresh]
+            self._store_doc(entity, record_id, entry, doc, chunks)
         return added
 
-    def merge_document(self, entity_name: str, record_id: str, data: bytes) -> None:
-        """Merge a whole saved document of a record (entering scope, or repair)."""
+    def merge_document(
+        self, entity_name: str, record_id: str, data: bytes,
+        row: Mapping[str, Any] | None = None, heads: Sequence[str] | None = None,
+    ) -> None:
+        """Merge a whole saved document of a record (entering scope, or repair).
+
+        When the record is new here and the sender gave its materialized ``row`` and ``heads``
+        (the server does), the bytes are stored as they are and the row is taken as given.
+        """
         entity = self._entity(entity_name, "document")
-        row = self._doc_row(entity.name, record_id)
-        if row is None:
-            doc = RecordDocument.load(data, self.actor)
-            self._store_doc(entity, record_id, doc, None)
+        entry = self._find(entity, record_id)
+        if entry is None and row is not None and heads is not None:
+            self._insert_doc(entity, record_id, data, list(heads), 0, None)
+            self._write_row(entity, record_id, {k: row.get(k) for k in (*entity.columns, "updated_at", "conflicts")}, new=True)
             return
-        doc = RecordDocument.load(row[0], self.actor)
-        doc.merge_saved(data)
-        if doc.heads() != json.loads(row[1]):
-            self._store_doc(entity, record_id, doc, json.loads(row[1]))
+        if entry is None:
+            doc = RecordDocument.load(data, self.actor)
+            self._store_doc(entity, record_id, None, doc, [data])
+            return
+        doc = entry.doc
+        doc.merge_saved(data, base=entry.data)
+        if doc.heads() != entry.heads:
+            self._store_doc(entity, record_id, entry, doc, [data])
 
     def put_event(self, entity_name: str, row: Mapping[str, Any]) -> bool:
         """Store a received event (the server's copy wins over a local one); True if new or changed."""
@@ -346,6 +471,7 @@ class ReplicaStore:
                 removed += self.evict(child.name, child_id)
         if entity.kind == "document":
             row = self._doc_row(entity.name, record_id)
+            self._cache.pop((entity.name, record_id), None)
             if row is not None:
                 self._xor_digest(record_digest(entity.name, record_id, ",".join(json.loads(row[1]))))
                 self.db.execute("DELETE FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id])
@@ -412,6 +538,7 @@ class ReplicaStore:
     # ---- cursor -----------------------------------------------------------------------------
     @property
     def cursor(self) -> str:
+        """The pull cursor (opaque, exclusive, only moves forward)."""
         return self._meta("cursor") or ""
 
     def set_cursor(self, cursor: str) -> None:
@@ -427,48 +554,102 @@ class ReplicaStore:
     def _doc_row(self, entity: str, record_id: str) -> tuple[bytes, str] | None:
         return self.db.execute("SELECT data, heads FROM sync_docs WHERE entity = ? AND id = ?", [entity, record_id]).fetchone()
 
-    def _load(self, entity: Entity, record_id: str) -> tuple[RecordDocument, list[str]]:
-        row = self._doc_row(entity.name, record_id)
-        if row is None:
+    def _open(self, entity: Entity, record_id: str) -> _Entry:
+        """The record's document, from the cache or loaded (call inside ``write()``)."""
+        entry = self._find(entity, record_id)
+        if entry is None:
             raise RecordNotFound(f"{entity.name} {record_id}")
-        return RecordDocument.load(row[0], self.actor), json.loads(row[1])
+        return entry
 
-    def _save_local(self, entity: Entity, record_id: str, doc: RecordDocument, old_heads: list[str]) -> None:
-        changes = doc.changes_since(old_heads)
-        self._store_doc(entity, record_id, doc, old_heads or None)
+    def _find(self, entity: Entity, record_id: str) -> _Entry | None:
+        """Like ``_open``, but None for a record this replica does not hold."""
+        key = (entity.name, record_id)
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry
+        row = self.db.execute("SELECT data, heads, chunks FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id]).fetchone()
+        if row is None:
+            return None
+        entry = _Entry(RecordDocument.load(row[0], self.actor), json.loads(row[1]), row[0], row[2])
+        self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: tuple[str, str], entry: _Entry) -> None:
+        self._cache[key] = entry
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def _save_local(
+        self, entity: Entity, record_id: str, entry: _Entry | None, doc: RecordDocument,
+        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+    ) -> None:
+        changes = doc.changes_since(entry.heads if entry else [])
+        self._store_doc(entity, record_id, entry, doc, [c.data for c in changes], fields, updated_ms)
         self._record_local_changes(entity, record_id, changes)
 
-    def _store_doc(self, entity: Entity, record_id: str, doc: RecordDocument, old_heads: list[str] | None) -> None:
+    def _store_doc(
+        self, entity: Entity, record_id: str, entry: _Entry | None, doc: RecordDocument, chunks: Sequence[bytes],
+        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+    ) -> None:
+        """Persist a document that grew by ``chunks`` (appended, compacted now and then) and its row."""
         heads = doc.heads()
-        self.db.execute(
-            "INSERT INTO sync_docs (entity, id, data, heads) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, heads = excluded.heads",
-            [entity.name, record_id, doc.save(), json.dumps(heads)],
-        )
-        change = record_digest(entity.name, record_id, ",".join(heads))
-        if old_heads is not None:
-            change ^= record_digest(entity.name, record_id, ",".join(old_heads))
-        self._xor_digest(change)
-        self._materialize(entity, record_id, doc)
+        if entry is None:
+            data = b"".join(chunks)
+            self._insert_doc(entity, record_id, data, heads, len(chunks), doc)
+        else:
+            if entry.chunks + len(chunks) > _MAX_CHUNKS:
+                data, count = doc.save(), 0
+                self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = 0 WHERE entity = ? AND id = ?",
+                                [data, json.dumps(heads), entity.name, record_id])
+            else:
+                data, count = entry.data + b"".join(chunks), entry.chunks + len(chunks)
+                self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = ? WHERE entity = ? AND id = ?",
+                                [data, json.dumps(heads), count, entity.name, record_id])
+            self._xor_digest(record_digest(entity.name, record_id, ",".join(entry.heads)) ^ record_digest(entity.name, record_id, ",".join(heads)))
+            self._remember((entity.name, record_id), _Entry(doc, heads, data, count))
+        self._materialize(entity, record_id, doc, new=entry is None, fields=fields, updated_ms=updated_ms)
 
-    def _materialize(self, entity: Entity, record_id: str, doc: RecordDocument) -> None:
-        values = doc.values()
-        row: dict[str, Any] = {"id": record_id}
-        for name, kind in entity.columns.items():
-            value = values.get(name)
-            row[name] = int(value) if kind == "bool" and value is not None else value
-        stamps = doc.stamps()
-        row["updated_at"] = iso_from_ms(max(s.ms for s in stamps.values())) if stamps else None
-        row["conflicts"] = json.dumps(
-            [{"id": c["id"], "field": c["field"], "value": c["value"], "author_id": c["author"],
-              "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in doc.conflicts()],
-            ensure_ascii=False,
-        )
-        cols = list(row)
-        self.db.execute(
-            f"INSERT OR REPLACE INTO [{entity.table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [row[c] for c in cols],
-        )
+    def _insert_doc(self, entity: Entity, record_id: str, data: bytes, heads: list[str], chunks: int, doc: RecordDocument | None) -> None:
+        self.db.execute("INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, ?)",
+                        [entity.name, record_id, data, json.dumps(heads), chunks])
+        self._xor_digest(record_digest(entity.name, record_id, ",".join(heads)))
+        if doc is not None:
+            self._remember((entity.name, record_id), _Entry(doc, heads, data, chunks))
+
+    def _materialize(
+        self, entity: Entity, record_id: str, doc: RecordDocument, new: bool,
+        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+    ) -> None:
+        """Write the record's current values to its table: all of them, or just ``fields``."""
+        row: dict[str, Any] = {}
+        for name in fields if fields is not None else entity.columns:
+            row[name] = doc.get(name)
+        if updated_ms is None:
+            stamps = doc.stamps()
+            updated_ms = max(s.ms for s in stamps.values()) if stamps else None
+        row["updated_at"] = iso_from_ms(updated_ms) if updated_ms is not None else None
+        if fields is None:
+            row["conflicts"] = json.dumps(
+                [{"id": c["id"], "field": c["field"], "value": c["value"], "author_id": c["author"],
+                  "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in doc.conflicts()],
+                ensure_ascii=False,
+            )
+        self._write_row(entity, record_id, row, new)
+
+    def _write_row(self, entity: Entity, record_id: str, row: Mapping[str, Any], new: bool) -> None:
+        values = {k: (int(v) if entity.columns.get(k) == "bool" and v is not None else v) for k, v in row.items()}
+        if new:
+            cols = ["id", *values]
+            self.db.execute(
+                f"INSERT OR REPLACE INTO [{entity.table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                [record_id, *values.values()],
+            )
+        else:
+            self.db.execute(
+                f"UPDATE [{entity.table}] SET {', '.join(f'[{c}] = ?' for c in values)} WHERE id = ?",
+                [*values.values(), record_id],
+            )
 
     def _insert_event(self, entity: Entity, row: Mapping[str, Any]) -> None:
         existing = self.db.execute(f"SELECT 1 FROM [{entity.table}] WHERE id = ?", [row["id"]]).fetchone()
@@ -482,7 +663,7 @@ class ReplicaStore:
         self._xor_digest(record_digest(entity.name, row["id"], row["hlc"]))
 
     def _xor_digest(self, value: int) -> None:
-        self._set_meta("digest", str(int(self._meta("digest") or 0) ^ value))
+        self._digest ^= value  # written to sync_meta once, when the transaction commits
 
     # hooks: where a local write is recorded for others to receive
     def _record_local_changes(self, entity: Entity, record_id: str, changes: Sequence[Any]) -> None:

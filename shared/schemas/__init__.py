@@ -10,7 +10,7 @@ def build_registry() -> Registry:
     registry = Registry()
     registry.register(
         "customer", "customers", "document", CustomerSchema,
-        text_fields=("remark",), scope_fields=("owner_id", "deleted"),
+        text_fields=("remark",), scope_fields=("owner_id", "deleted"), search_fields=("name", "phone", "mobile"),
     )
     registry.register(
         "contact", "contacts", "document", ContactSchema,

@@ -38,6 +38,7 @@ class Entity:
     text_fields: tuple[str, ...] = ()
     parent: tuple[str, str] | None = None  # (parent entity name, field holding the parent id)
     scope_fields: tuple[str, ...] = ()  # a change to one of these may move the record between scopes
+    search_fields: tuple[str, ...] = ()  # indexed for substring search (FTS5 trigram)
     columns: dict[str, ColumnType] = field(default_factory=dict)
 
     @property
@@ -65,6 +66,7 @@ class Registry:
         text_fields: tuple[str, ...] = (),
         parent: tuple[str, str] | None = None,
         scope_fields: tuple[str, ...] = (),
+        search_fields: tuple[str, ...] = (),
     ) -> Entity:
         """Declare an entity; its columns come from the schema's declared fields."""
         if name in self._entities:
@@ -82,7 +84,10 @@ class Registry:
         for tf in text_fields:
             if columns.get(tf) != "str":
                 raise ValueError(f"text field {tf!r} of {name!r} must be a string field")
-        entity = Entity(name, plural, kind, schema, text_fields, parent, scope_fields, columns)
+        for sf in search_fields:
+            if columns.get(sf) != "str":
+                raise ValueError(f"search field {sf!r} of {name!r} must be a string field")
+        entity = Entity(name, plural, kind, schema, text_fields, parent, scope_fields, search_fields, columns)
         self._entities[name] = entity
         return entity
 

@@ -132,7 +132,7 @@ class CrmService:
             f"SELECT * FROM customers c WHERE {sql_where} ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
             [*values, args["per_page"], offset],
         )
-        items = [shape(self.store._decode_row(REGISTRY["customer"], dict(r)), CUSTOMER_FIELDS) for r in rows]
+        items = [shape(self.store.decode_row(REGISTRY["customer"], dict(r)), CUSTOMER_FIELDS) for r in rows]
         return {"items": items, "total": total}
 
     def create_customer(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +183,7 @@ class CrmService:
             [*values, args["per_page"], (args["page"] - 1) * args["per_page"]],
         )
         names = CONTACT_FIELDS if entity == "contact" else VISIT_FIELDS
-        return {"items": [shape(self.store._decode_row(REGISTRY[entity], dict(r)), names) for r in rows], "total": total}
+        return {"items": [shape(self.store.decode_row(REGISTRY[entity], dict(r)), names) for r in rows], "total": total}
 
     def create_contact(self, values: dict[str, Any]) -> dict[str, Any]:
         self.customer(values["customer_id"])

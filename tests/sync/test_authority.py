@@ -223,8 +223,14 @@ def test_push_to_a_record_outside_scope_is_refused() -> None:
 
 
 # ---- checksum repair ------------------------------------------------------------------------------
+def _flip_byte(data: bytes, index: int) -> bytes:
+    """The bytes with one byte inverted (always a real corruption, unlike setting it to 0)."""
+    return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1:]
+
+
 def _set_digest(store: Any, hex_digest: str) -> None:
     store.db.execute("UPDATE sync_meta SET value = ? WHERE key = 'digest'", [str(int(hex_digest, 16))])
+    store.reload()
 
 
 def test_checksum_mismatch_repairs_a_damaged_replica() -> None:
@@ -236,6 +242,7 @@ def test_checksum_mismatch_repairs_a_damaged_replica() -> None:
     a.sync()
     # rows vanish (say, a restored backup); the replica's own checksum reflects what it now holds
     a.store.db.execute("DELETE FROM sync_docs WHERE id = ?", [other])
+    a.store.reload()
     a.store.db.execute("DELETE FROM visits WHERE id = ?", [vid])
     _set_digest(a.store, a.store.recompute_digest())
     assert a.store.digest() != world.server_store.digest()
@@ -254,6 +261,7 @@ def test_missing_document_is_repaired_when_changes_for_it_arrive() -> None:
     cid = a.store.create("customer", customer(phone="1"), "ua")
     world.sync_all()
     b.store.db.execute("DELETE FROM sync_docs WHERE id = ?", [cid])
+    b.store.reload()
     a.store.update("customer", cid, {"phone": "2"}, "ua")
     a.sync()
     report = b.sync()
@@ -458,7 +466,7 @@ def _mutations() -> dict[str, Any]:
         "bad base64": items(lambda it: it[0]["changes"].append("***not base64***")),
         "garbage change bytes": items(lambda it: it[0]["changes"].append(b64(b"garbage bytes, not a change"))),
         "corrupted checksum": items(lambda it: it[0]["changes"].__setitem__(
-            0, b64(bytes([*base64.b64decode(it[0]["changes"][0])[:5], 0, *base64.b64decode(it[0]["changes"][0])[6:]])))),
+            0, b64(_flip_byte(base64.b64decode(it[0]["changes"][0]), 5)))),
         "unknown entity": items(lambda it: it[0].update(entity="invoice")),
         "entity with bad characters": items(lambda it: it[0].update(entity="Customer; DROP")),
         "document item without changes": items(lambda it: it[0].update(changes=[])),
