@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -189,6 +189,13 @@ def customer(customer_id: str) -> Any:
         "customers/view.html", c=row, contacts=contacts, contact_names=names, visits=visits, authors=authors,
         pending=store.pending_for("customer", customer_id),
     )
+
+
+@bp.get("/customers/<customer_id>/sync-state")
+def customer_sync_state(customer_id: str) -> Any:
+    """The record's sync badge alone, for htmx to refresh after a sync."""
+    row = _customer_or_404(customer_id)
+    return render_template("customers/_record_sync.html", c=row, pending=get_store().pending_for("customer", customer_id))
 
 
 def _customer_form(row: dict[str, Any] | None) -> Any:
@@ -399,4 +406,6 @@ def syncbar_sync() -> Any:
         back = urlsplit(request.referrer or "")
         same_site = back.netloc in ("", request.host) and back.path.startswith("/") and not back.path.startswith("//")
         return redirect(back.path if same_site else url_for("pages.customers"))
-    return render_template("_syncbar.html", sync=sync_state(get_store()), message=message, category=category)
+    response = make_response(render_template("_syncbar.html", sync=sync_state(get_store()), message=message, category=category))
+    response.headers["HX-Trigger"] = "fb:synced"  # parts of the page that show sync state refresh themselves
+    return response

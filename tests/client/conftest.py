@@ -1,8 +1,10 @@
 """Fixtures for the client tests: a temp DATA_DIR per test, an enrolled device, a logged-in page client."""
 from __future__ import annotations
 
+import importlib
 import re
 import socket
+import threading
 from typing import Any, Iterator
 
 import pytest
@@ -79,3 +81,36 @@ def pages(app: Any, enrolled: dict[str, Any]) -> Pages:
     assert response.status_code == 302
     p.csrf()
     return p
+
+
+def _server_app_factory():
+    try:
+        module = importlib.import_module("server")
+    except ImportError:
+        return None
+    return getattr(module, "create_app", None)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The real server app on a loopback port (werkzeug, threaded) with a sales rep ``lina``."""
+    factory = _server_app_factory()
+    if factory is None:
+        pytest.skip("server.create_app does not exist yet")
+    from werkzeug.serving import make_server
+
+    server_db = importlib.import_module("server.db")
+    users = importlib.import_module("server.users")
+    data_dir = str(tmp_path / "server")
+    app = factory({"TESTING": True, "DATA_DIR": data_dir, "ADMIN_PASSWORD": "admin-pw"})
+    with app.app_context():
+        store = server_db.get_store()
+    users.create_user(store, "lina", "rep-pw", "sales_rep", display_name="李娜")
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", store
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+    server_db.close_store(data_dir)

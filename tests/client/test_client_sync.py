@@ -1,6 +1,8 @@
 """Sync from the client: offline is a normal state, conflicts are resolved on the page, sync issues."""
 from __future__ import annotations
 
+import re
+
 import sqlite_utils
 
 from client import worker as worker_mod
@@ -112,3 +114,29 @@ def test_sync_issues_page_lists_and_dismisses(pages, store):
     assert pages.post("/sync-issues/rej-1/dismiss").status_code == 302
     assert store.rejections() == []
     assert "/sync-issues/rej-1/dismiss" not in pages.get("/sync-issues").get_data(as_text=True)
+
+
+def test_record_sync_badge_refreshes_after_sync_now(live_server, app):
+    url, server_store = live_server
+    from client import db
+    from client.enrollment import enroll
+
+    store = db.store_for(app.config["DATA_DIR"])
+    enroll(store, url, "lina", "rep-pw")
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"username": "lina", "password": "rep-pw", "csrf_token": token})
+    user_id = db.get_device(store)["user"]["id"]
+    cid = store.create("customer", {"kind": "company", "name": "待同步客户"}, user_id)
+    page = client.get(f"/customers/{cid}").get_data(as_text=True)
+    badge = re.search(r'<span id="record-sync"[^>]*>', page).group(0)
+    assert f'hx-get="/customers/{cid}/sync-state"' in badge and "fb:synced from:body" in badge
+    assert 'data-pending="0"' not in badge
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    synced = client.post("/syncbar/sync", headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert synced.status_code == 200 and synced.headers["HX-Trigger"] == "fb:synced"
+    assert store.pending_count() == 0 and "待同步客户" in [r["name"] for r in server_store.rows("customer")]
+    fragment = client.get(f"/customers/{cid}/sync-state", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<span id="record-sync"') and 'data-pending="0"' in fragment
+    assert "<html" not in fragment
+    assert client.get("/customers/no-such-id/sync-state").status_code == 404
