@@ -15,6 +15,7 @@ from .clock import Clock, SystemClock
 from .document import MissingDependencies
 from .protocol import (
     SCHEMA_VERSION,
+    PushItems,
     PullResponseSchema,
     PushResponseSchema,
     load,
@@ -101,7 +102,7 @@ class SyncEngine:
             message = {
                 "schema_version": SCHEMA_VERSION,
                 "device_id": self.device_id,
-                "items": [_encode_item(i) for i in items],
+                "items": PushItems()._serialize(items, None, None),
             }
             answer = load(PushResponseSchema(), self.transport.push(message))
             report.round_trips += 1
@@ -169,16 +170,10 @@ class SyncEngine:
         if record.get("event") is not None:
             self.store.put_event(entity, record["event"])
         elif record.get("document") is not None:
-            self.store.merge_document(entity, record_id, record["document"])
+            self.store.merge_document(entity, record_id, record["document"], row=record.get("row"), heads=record.get("heads"))
         elif record.get("changes"):
             try:
                 self.store.apply_changes(entity, record_id, record["changes"])
             except MissingDependencies:
                 return False
         return True
-
-
-def _encode_item(item: dict[str, Any]) -> dict[str, Any]:
-    from .protocol import PushItemSchema
-
-    return PushItemSchema().dump(item)

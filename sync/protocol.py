@@ -21,40 +21,175 @@ _NAME = validate.Regexp(r"^[a-z_]{1,40}$")
 _ID = validate.Length(min=1, max=64)
 
 
-class Base64Bytes(fields.Field):
-    """Bytes on the wire as base64 text."""
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else base64.b64encode(value).decode("ascii")
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
-        if not isinstance(value, str):
-            raise ValidationError("Expected base64 text.")
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValidationError("Not valid base64.") from exc
-
-
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
 
 
-class PushItemSchema(_Strict):
-    """One record's changes, or one event, from the outbox."""
+def _b64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValidationError("Expected base64 text.")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError("Not valid base64.") from exc
 
-    entity = fields.String(required=True, validate=_NAME)
-    record_id = fields.String(required=True, validate=_ID)
-    outbox = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_CHANGES_PER_ITEM))
-    changes = fields.List(Base64Bytes(), load_default=None, validate=validate.Length(max=MAX_CHANGES_PER_ITEM))
-    event = fields.Dict(load_default=None)
+
+def _b64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class _ItemList(fields.Field):
+    """A list of protocol items checked by hand, item by item.
+
+    Pushes and pulls carry thousands of items; a nested schema per item costs more than the
+    sync work itself, so these fields validate each item's keys and types directly and report
+    errors per index and key, as a nested schema would.
+    """
+
+    max_items = MAX_PUSH_ITEMS
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        if len(value) > self.max_items:
+            raise ValidationError(f"At most {self.max_items} items.")
+        out, errors = [], {}
+        for index, item in enumerate(value):
+            try:
+                if not isinstance(item, dict):
+                    raise ValidationError({"_schema": ["Invalid input type."]})
+                out.append(self._item(item))
+            except ValidationError as exc:
+                errors[index] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return out
+
+    def _item(self, item: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError  # each list says what its items are
+
+    @staticmethod
+    def _check_keys(item: dict[str, Any], allowed: frozenset[str]) -> None:
+        unknown = set(item) - allowed
+        if unknown:
+            raise ValidationError({k: ["Unknown field."] for k in sorted(unknown)})
+
+    @staticmethod
+    def _text(item: dict[str, Any], key: str, check: Any = None) -> str:
+        value = item.get(key)
+        if not isinstance(value, str):
+            raise ValidationError({key: ["Missing data for required field." if value is None else "Not a valid string."]})
+        if check is not None:
+            try:
+                check(value)
+            except ValidationError as exc:
+                raise ValidationError({key: exc.messages}) from exc
+        return value
+
+    @staticmethod
+    def _changes(item: dict[str, Any], key: str = "changes") -> list[bytes] | None:
+        value = item.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) > MAX_CHANGES_PER_ITEM:
+            raise ValidationError({key: [f"Expected a list of at most {MAX_CHANGES_PER_ITEM} base64 strings."]})
+        try:
+            return [_b64(v) for v in value]
+        except ValidationError as exc:
+            raise ValidationError({key: exc.messages}) from exc
+
+    @staticmethod
+    def _mapping(item: dict[str, Any], key: str) -> dict[str, Any] | None:
+        value = item.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError({key: ["Not a valid mapping type."]})
+        return value
+
+
+class PushItems(_ItemList):
+    """Outbox items: one record's changes, or one event, with the outbox rows they came from."""
+
+    keys = frozenset({"entity", "record_id", "outbox", "changes", "event"})
+
+    def _item(self, item: dict[str, Any]) -> dict[str, Any]:
+        self._check_keys(item, self.keys)
+        outbox = item.get("outbox")
+        if (not isinstance(outbox, list) or not 1 <= len(outbox) <= MAX_CHANGES_PER_ITEM
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in outbox)):
+            raise ValidationError({"outbox": [f"Expected 1 to {MAX_CHANGES_PER_ITEM} integers."]})
+        return {
+            "entity": self._text(item, "entity", _NAME),
+            "record_id": self._text(item, "record_id", _ID),
+            "outbox": outbox,
+            "changes": self._changes(item),
+            "event": self._mapping(item, "event"),
+        }
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        out = []
+        for item in value:
+            wire = {"entity": item["entity"], "record_id": item["record_id"], "outbox": list(item["outbox"])}
+            if item.get("changes") is not None:
+                wire["changes"] = [_b64_text(c) for c in item["changes"]]
+            if item.get("event") is not None:
+                wire["event"] = item["event"]
+            out.append(wire)
+        return out
+
+
+class PulledRecords(_ItemList):
+    """Records sent by a pull: new changes, a whole document (with its row and heads), or an event."""
+
+    max_items = 100_000
+    keys = frozenset({"entity", "record_id", "changes", "document", "row", "heads", "event"})
+
+    def _item(self, item: dict[str, Any]) -> dict[str, Any]:
+        self._check_keys(item, self.keys)
+        document = item.get("document")
+        heads = item.get("heads")
+        if heads is not None and (not isinstance(heads, list) or not all(isinstance(h, str) for h in heads)):
+            raise ValidationError({"heads": ["Expected a list of strings."]})
+        out = {
+            "entity": self._text(item, "entity", _NAME),
+            "record_id": self._text(item, "record_id", _ID),
+            "changes": self._changes(item),
+            "document": None if document is None else self._b64_field(document),
+            "row": self._mapping(item, "row"),
+            "heads": heads,
+            "event": self._mapping(item, "event"),
+        }
+        if sum(out[k] is not None for k in ("changes", "document", "event")) != 1:
+            raise ValidationError({"_schema": ["A record carries exactly one of changes, document or event."]})
+        return out
+
+    @staticmethod
+    def _b64_field(value: Any) -> bytes:
+        try:
+            return _b64(value)
+        except ValidationError as exc:
+            raise ValidationError({"document": exc.messages}) from exc
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        out = []
+        for record in value:
+            wire: dict[str, Any] = {"entity": record["entity"], "record_id": record["record_id"]}
+            if record.get("document") is not None:
+                wire["document"] = _b64_text(record["document"])
+                wire["row"] = record.get("row")
+                wire["heads"] = record.get("heads")
+            elif record.get("changes") is not None:
+                wire["changes"] = [_b64_text(c) for c in record["changes"]]
+            else:
+                wire["event"] = record.get("event")
+            out.append(wire)
+        return out
 
 
 class PushRequestSchema(_Strict):
     schema_version = fields.String(required=True)
     device_id = fields.String(required=True, validate=_ID)
-    items = fields.List(fields.Nested(PushItemSchema), required=True, validate=validate.Length(max=MAX_PUSH_ITEMS))
+    items = PushItems(required=True)
 
 
 class RejectionSchema(_Strict):
@@ -86,21 +221,13 @@ class PullRequestSchema(_Strict):
     app_version = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
-class PulledRecordSchema(_Strict):
-    entity = fields.String(required=True)
-    record_id = fields.String(required=True)
-    changes = fields.List(Base64Bytes(), load_default=None, allow_none=True)
-    document = Base64Bytes(load_default=None, allow_none=True)
-    event = fields.Dict(load_default=None, allow_none=True)
-
-
 class EvictionSchema(_Strict):
     entity = fields.String(required=True)
     record_id = fields.String(required=True)
 
 
 class PullResponseSchema(_Strict):
-    records = fields.List(fields.Nested(PulledRecordSchema), required=True)
+    records = PulledRecords(required=True)
     evictions = fields.List(fields.Nested(EvictionSchema), required=True)
     rejections = fields.List(fields.Nested(RejectionSchema), required=True)
     cursor = fields.String(required=True)

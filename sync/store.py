@@ -37,7 +37,7 @@ _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int}
 
 
 _CACHE_SIZE = 2048  # documents kept loaded between writes
-_MAX_CHUNKS = 64  # appended change chunks before a document is saved compactly again
+_MAX_CHUNKS = 16  # appended change chunks before a document is saved compactly again
 
 
 @dataclass
@@ -117,7 +117,8 @@ def _search_index(entity: Entity) -> Callable[[sqlite_utils.Database], None]:
         delete = f"INSERT INTO [{fts}] ([{fts}], rowid, {cols}) VALUES ('delete', old.rowid, {old_cols});"
         db.execute(f"CREATE TRIGGER [{fts}_ai] AFTER INSERT ON [{entity.table}] BEGIN {insert} END")
         db.execute(f"CREATE TRIGGER [{fts}_ad] AFTER DELETE ON [{entity.table}] BEGIN {delete} END")
-        db.execute(f"CREATE TRIGGER [{fts}_au] AFTER UPDATE ON [{entity.table}] BEGIN {delete} {insert} END")
+        watched = ", ".join(f"[{c}]" for c in entity.search_fields)  # other edits leave the index alone
+        db.execute(f"CREATE TRIGGER [{fts}_au] AFTER UPDATE OF {watched} ON [{entity.table}] BEGIN {delete} {insert} END")
         db.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
 
     create.__name__ = f"search_{entity.plural}"
@@ -299,7 +300,7 @@ class ReplicaStore:
                 return
             stamp = self._stamp(author)
             doc.set_fields(changed, stamp, entity.text_fields)
-            self._save_local(entity, record_id, entry, doc, fields=list(changed), updated_ms=stamp.ms)
+            self._save_local(entity, record_id, entry, doc, fields=changed, updated_ms=stamp.ms)
 
     def splice_text(self, entity_name: str, record_id: str, name: str, pos: int, delete: int, insert: str, author: str) -> None:
         """Edit a text field character-wise."""
@@ -425,11 +426,16 @@ class ReplicaStore:
         (the server does), the bytes are stored as they are and the row is taken as given.
         """
         entity = self._entity(entity_name, "document")
+        if row is not None and heads is not None and (entity.name, record_id) not in self._cache:
+            inserted = self.db.conn.execute(
+                "INSERT OR IGNORE INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, 0)",
+                [entity.name, record_id, data, json.dumps(list(heads))],
+            ).rowcount
+            if inserted:  # new here: one statement for the document, one for its row
+                self._xor_digest(record_digest(entity.name, record_id, ",".join(heads)))
+                self._write_row(entity, record_id, {k: row.get(k) for k in (*entity.columns, "updated_at", "conflicts")}, new=True)
+                return
         entry = self._find(entity, record_id)
-        if entry is None and row is not None and heads is not None:
-            self._insert_doc(entity, record_id, data, list(heads), 0, None)
-            self._write_row(entity, record_id, {k: row.get(k) for k in (*entity.columns, "updated_at", "conflicts")}, new=True)
-            return
         if entry is None:
             doc = RecordDocument.load(data, self.actor)
             self._store_doc(entity, record_id, None, doc, [data])
@@ -582,7 +588,7 @@ class ReplicaStore:
 
     def _save_local(
         self, entity: Entity, record_id: str, entry: _Entry | None, doc: RecordDocument,
-        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+        fields: Sequence[str] | Mapping[str, Any] | None = None, updated_ms: int | None = None,
     ) -> None:
         changes = doc.changes_since(entry.heads if entry else [])
         self._store_doc(entity, record_id, entry, doc, [c.data for c in changes], fields, updated_ms)
@@ -590,7 +596,7 @@ class ReplicaStore:
 
     def _store_doc(
         self, entity: Entity, record_id: str, entry: _Entry | None, doc: RecordDocument, chunks: Sequence[bytes],
-        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+        fields: Sequence[str] | Mapping[str, Any] | None = None, updated_ms: int | None = None,
     ) -> None:
         """Persist a document that grew by ``chunks`` (appended, compacted now and then) and its row."""
         heads = doc.heads()
@@ -619,15 +625,20 @@ class ReplicaStore:
 
     def _materialize(
         self, entity: Entity, record_id: str, doc: RecordDocument, new: bool,
-        fields: Sequence[str] | None = None, updated_ms: int | None = None,
+        fields: Sequence[str] | Mapping[str, Any] | None = None, updated_ms: int | None = None,
     ) -> None:
-        """Write the record's current values to its table: all of them, or just ``fields``."""
-        row: dict[str, Any] = {}
-        for name in fields if fields is not None else entity.columns:
-            row[name] = doc.get(name)
+        """Write the record's current values to its table: all of them, or just ``fields``
+        (a mapping gives the values just written, sparing reads from the document)."""
+        if isinstance(fields, Mapping):
+            row: dict[str, Any] = dict(fields)
+        elif fields is not None:
+            row = {name: doc.get(name) for name in fields}
+        else:
+            values = doc.values()
+            row = {name: values.get(name) for name in entity.columns}
         if updated_ms is None:
-            stamps = doc.stamps()
-            updated_ms = max(s.ms for s in stamps.values()) if stamps else None
+            times = doc.stamp_times()
+            updated_ms = max(times.values()) if times else None
         row["updated_at"] = iso_from_ms(updated_ms) if updated_ms is not None else None
         if fields is None:
             row["conflicts"] = json.dumps(
