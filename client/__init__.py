@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "START_WORKER": True,
     "TIMEZONE": "Asia/Shanghai",
     "PER_PAGE": 50,
+    "CHILD_PER_PAGE": 20,  # contacts and visits on the customer page
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
     "PERMANENT_SESSION_LIFETIME": timedelta(days=30),

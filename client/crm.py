@@ -165,6 +165,19 @@ def visits_of(store: ReplicaStore, customer_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def visits_page(store: ReplicaStore, customer_id: str, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the customer's visits (newest first, each with ``voided``) and their total."""
+    total = int(store.db.execute("SELECT count(*) FROM visits WHERE customer_id = ?", [customer_id]).fetchone()[0])
+    rows = list(store.db.query(
+        "SELECT v.*, EXISTS (SELECT 1 FROM visit_voids w WHERE w.visit_id = v.id) AS voided"
+        " FROM visits v WHERE v.customer_id = ? ORDER BY v.visited_at DESC, v.hlc DESC LIMIT ? OFFSET ?",
+        [customer_id, per_page, (max(1, page) - 1) * per_page],
+    ))
+    for row in rows:
+        row["voided"] = bool(row["voided"])
+    return rows, total
+
+
 def void_visit(store: ReplicaStore, visit_id: str, user_id: str, now: datetime) -> str:
     """Void the author's visit of today (a ``visit_void`` event); returns the void's id."""
     with store.write():

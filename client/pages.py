@@ -173,21 +173,37 @@ def _customer_or_404(customer_id: str) -> dict[str, Any]:
         abort(404)
 
 
+def _page_arg(name: str) -> int:
+    return max(1, request.args.get(name, 1, type=int) or 1)
+
+
+def paged(total: int, page: int, per_page: int) -> dict[str, Any]:
+    """Page numbers for a list of ``total`` items: the page clamped to the last one, and the offset."""
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    return {"page": page, "pages": pages, "total": total, "offset": (page - 1) * per_page}
+
+
 @bp.get("/customers/<customer_id>")
 def customer(customer_id: str) -> Any:
     store = get_store()
     row = _customer_or_404(customer_id)
     user = _user()
     today = now()
-    visits = crm.visits_of(store, customer_id)
+    per_page = int(current_app.config["CHILD_PER_PAGE"])
+    all_contacts = crm.contacts_of(store, customer_id)
+    contacts_pager = paged(len(all_contacts), _page_arg("cpage"), per_page)
+    contacts = all_contacts[contacts_pager["offset"]:contacts_pager["offset"] + per_page]
+    visits_pager = paged(int(store.db.execute("SELECT count(*) FROM visits WHERE customer_id = ?", [customer_id]).fetchone()[0]),
+                         _page_arg("vpage"), per_page)
+    visits, _total = crm.visits_page(store, customer_id, visits_pager["page"], per_page)
     for visit in visits:
         visit["can_void"] = crm.can_void(visit, user["id"], today)
-    contacts = crm.contacts_of(store, customer_id)
-    names = {c["id"]: c["name"] for c in contacts}
+    names = {c["id"]: c["name"] for c in all_contacts}
     authors = {u["id"]: u["display_name"] or u["username"] for u in store.db.query("SELECT id, username, display_name FROM local_users")}
     return render_template(
         "customers/view.html", c=row, contacts=contacts, contact_names=names, visits=visits, authors=authors,
-        pending=store.pending_for("customer", customer_id),
+        pending=store.pending_for("customer", customer_id), contacts_pager=contacts_pager, visits_pager=visits_pager,
     )
 
 
@@ -365,7 +381,10 @@ def resolve_contact_conflict(contact_id: str, conflict_id: str, action: str) -> 
 
 @bp.get("/due")
 def due() -> Any:
-    return render_template("due.html", items=crm.due_customers(get_store(), now()), today=now())
+    items = crm.due_customers(get_store(), now())
+    per_page = int(current_app.config["PER_PAGE"])
+    pager = paged(len(items), _page_arg("page"), per_page)
+    return render_template("due.html", items=items[pager["offset"]:pager["offset"] + per_page], due_pager=pager, today=now())
 
 
 # ---- sync issues and the sync bar ------------------------------------------------------------

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "MAX_SKEW_MS": DEFAULT_MAX_SKEW_MS,
     "PAGE_SIZE": 50,
+    "CHILD_PAGE_SIZE": 20,  # contacts and visits on the customer page
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
     "PERMANENT_SESSION_LIFETIME": timedelta(days=7),

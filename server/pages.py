@@ -33,8 +33,8 @@ def _page_number() -> int:
         return 1
 
 
-def _pager(total: int, page: int) -> dict[str, Any]:
-    size = int(current_app.config["PAGE_SIZE"])
+def _pager(total: int, page: int, size: int | None = None) -> dict[str, Any]:
+    size = size or int(current_app.config["PAGE_SIZE"])
     pages = max(1, math.ceil(total / size))
     page = min(page, pages)
     return {"page": page, "pages": pages, "total": total, "size": size, "offset": (page - 1) * size}
@@ -135,14 +135,27 @@ def _customer_or_404(customer_id: str) -> dict[str, Any]:
 def customer(customer_id: str) -> ResponseReturnValue:
     record = _customer_or_404(customer_id)
     service = _service()
-    everything = {"customer_id": customer_id, "page": 1, "per_page": 10_000}
-    contacts = service.list_children("contact", everything)["items"]
-    visits = service.list_children("visit", everything)["items"]
+    size = int(current_app.config["CHILD_PAGE_SIZE"])
+    lists: dict[str, Any] = {}
+    for entity, param in (("contact", "cpage"), ("visit", "vpage")):
+        try:
+            page = max(1, int(request.args.get(param, "1")))
+        except ValueError:
+            page = 1
+        found = service.list_children(entity, {"customer_id": customer_id, "page": page, "per_page": size})
+        pager = _pager(found["total"], page, size)
+        if pager["page"] != page:  # past the last page: show the last one
+            found = service.list_children(entity, {"customer_id": customer_id, "page": pager["page"], "per_page": size})
+        lists[entity] = (found["items"], pager)
+    contacts, contacts_pager = lists["contact"]
+    visits, visits_pager = lists["visit"]
     for visit in visits:
         visit["author_id"] = (get_store().event_row("visit", visit["id"]) or {}).get("author_id")
+    contact_names = dict(get_store().db.execute(
+        "SELECT id, name FROM contacts WHERE customer_id = ?", [customer_id]).fetchall())
     return render_template(
         "customer.html", c=record, contacts=contacts, visits=visits, names=users.display_names(get_store()),
-        contact_names={c["id"]: c["name"] for c in contacts},
+        contact_names=contact_names, contacts_pager=contacts_pager, visits_pager=visits_pager,
         labels=field_labels(), kinds=kind_labels(), methods=method_labels(),
         detail_fields=["kind", "level", "source", "industry", "phone", "mobile", "email", "wechat", "qq",
                        "province", "city", "address", "is_hot", "next_contact_at", "created_at", "updated_at"],
@@ -163,6 +176,26 @@ def resolve_conflict(customer_id: str, conflict_id: str) -> ResponseReturnValue:
     else:
         flash(_("The kept value was restored.") if action == "restore" else _("The kept value was dismissed."), "success")
     return redirect(url_for("pages.customer", customer_id=customer_id))
+
+
+@bp.post("/contacts/<contact_id>/conflicts/<conflict_id>")
+@login_required
+def resolve_contact_conflict(contact_id: str, conflict_id: str) -> ResponseReturnValue:
+    service = _service()
+    try:
+        contact = service.contact(contact_id)
+    except NotFound:
+        abort(404)
+    action = request.form.get("action")
+    if action not in ("restore", "dismiss"):
+        abort(400)
+    try:
+        service.resolve_conflict("contact", contact_id, conflict_id, action)
+    except NotFound:
+        flash(_("That kept value was already resolved."), "warning")
+    else:
+        flash(_("The kept value was restored.") if action == "restore" else _("The kept value was dismissed."), "success")
+    return redirect(url_for("pages.customer", customer_id=contact["customer_id"]))
 
 
 @bp.get("/devices")

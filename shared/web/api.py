@@ -185,6 +185,10 @@ class CrmService:
         names = CONTACT_FIELDS if entity == "contact" else VISIT_FIELDS
         return {"items": [shape(self.store.decode_row(REGISTRY[entity], dict(r)), names) for r in rows], "total": total}
 
+    def contact(self, contact_id: str) -> dict[str, Any]:
+        """A live contact whose customer the user may see (``NotFound`` otherwise)."""
+        return self._child("contact", contact_id)
+
     def create_contact(self, values: dict[str, Any]) -> dict[str, Any]:
         self.customer(values["customer_id"])
         contact_id = self.store.create("contact", values, self.user["id"])

@@ -51,6 +51,7 @@ def test_enroll_against_real_server(live_server, app, store):
 
 
 def _enroll_form(client, url, password):
+    client.get("/lang/en")
     token = client.get("/enroll").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     return client.post("/enroll", data={"server_url": url, "username": "lina", "password": password, "csrf_token": token})
 

@@ -151,3 +151,22 @@ def test_pages_render_in_chinese_by_default_and_english_on_request(client, auth,
     assert "客户" in zh and 'lang="zh' in zh
     en = client.get("/customers", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Customers" in en
+
+
+def test_customer_view_pages_contacts_and_visits(client, auth, store, people):
+    boss = people["boss"]["id"]
+    customer_id = store.create("customer", customer_values(owner_id=None), boss)
+    for n in range(23):
+        store.create("contact", {"customer_id": customer_id, "name": f"联系人{n:02d}"}, boss)
+    for n in range(41):
+        store.add_event("visit", {"customer_id": customer_id, "method": "phone", "content": f"第{n:02d}次电话",
+                                  "visited_at": f"2025-12-{1 + n % 28:02d}T{8 + n // 28:02d}:00:00+08:00"}, boss)
+    auth.login()
+    first = client.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert len(re.findall(r"联系人\d\d", first)) == 20 and len(re.findall(r"第\d\d次电话", first)) == 20
+    assert "(23)" in first and "(41)" in first
+    assert f"/customers/{customer_id}?cpage=2" in first and f"/customers/{customer_id}?vpage=2" in first
+    last = client.get(f"/customers/{customer_id}?cpage=2&vpage=3").get_data(as_text=True)
+    assert len(re.findall(r"联系人\d\d", last)) == 3 and len(re.findall(r"第\d\d次电话", last)) == 1
+    clamped = client.get(f"/customers/{customer_id}?vpage=99&cpage=x").get_data(as_text=True)
+    assert len(re.findall(r"第\d\d次电话", clamped)) == 1 and len(re.findall(r"联系人\d\d", clamped)) == 20
