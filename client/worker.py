@@ -8,7 +8,9 @@ polls ``first_sync_progress`` for the number of records received so far.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import os
 import threading
 import weakref
 from typing import Any
@@ -49,6 +51,19 @@ def backoff_delay(failures: int) -> int:
     return int(min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX))
 
 
+def engine_options() -> dict[str, Any]:
+    """Batch sizes (``FIELDBOOK_SYNC_BATCH``, ``FIELDBOOK_SYNC_PULL_LIMIT``) and this app's version."""
+    try:
+        version = importlib.metadata.version("fieldbook")
+    except importlib.metadata.PackageNotFoundError:
+        version = "dev"
+    return {
+        "max_items": int(os.environ.get("FIELDBOOK_SYNC_BATCH", "200")),
+        "pull_limit": int(os.environ.get("FIELDBOOK_SYNC_PULL_LIMIT", "500")),
+        "app_version": version,
+    }
+
+
 def run_sync(store: ReplicaStore, timeout: float = 30.0, transport: Any = None) -> dict[str, Any]:
     """Sync once now and return the report; record the outcome. Raises what the sync raised."""
     with sync_lock(store):
@@ -59,7 +74,7 @@ def run_sync(store: ReplicaStore, timeout: float = 30.0, transport: Any = None) 
         own = transport is None
         transport = transport or HttpTransport(device["server_url"], device["device_token"], timeout)
         try:
-            report = SyncEngine(store, transport, store.clock).run_once().as_dict()
+            report = SyncEngine(store, transport, store.clock, **engine_options()).run_once().as_dict()
         except TransportUnavailable as exc:
             db.update_sync_status(store, online=False, last_error=str(exc))
             raise

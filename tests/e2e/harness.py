@@ -29,9 +29,10 @@ def fieldbook_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "scripts.cli", *args]
 
 
-def process_env() -> dict[str, str]:
+def process_env(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
+        **extra,
         "FIELDBOOK_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "FIELDBOOK_SYNC_INTERVAL": "3600",  # tests sync explicitly through POST /api/sync
         "PYTHONUNBUFFERED": "1",
@@ -55,6 +56,7 @@ class Proc:
     log: Path
     popen: subprocess.Popen[bytes] | None = None
     extra: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -63,7 +65,7 @@ class Proc:
     def start(self, timeout: float = 30) -> Proc:
         args = [self.kind, "--data", str(self.data), "--port", str(self.port), *self.extra]
         with open(self.log, "ab") as log:
-            self.popen = subprocess.Popen(fieldbook_cmd(*args), env=process_env(), stdout=log, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(fieldbook_cmd(*args), env=process_env(**self.env), stdout=log, stderr=subprocess.STDOUT)
         probe = "/api/openapi.json" if self.kind == "server" else "/api/sync/status"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

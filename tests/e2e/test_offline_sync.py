@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import pytest
 import requests
 
-from .harness import Api, Cluster
+from .harness import ADMIN_PASSWORD, Api, Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -71,45 +72,90 @@ def test_concurrent_edits_merge_with_kept_conflicts(two_devices: tuple[Cluster, 
     assert b.get(f"/api/customers/{customer_id}")["phone"] == "0512-AAAA"
 
 
+def _count(api: Api, q: str) -> int:
+    try:
+        answer = api.http.get(api.base + "/api/customers", params={"q": q, "per_page": 1}, timeout=5)
+        return int(answer.json()["total"]) if answer.status_code == 200 else -1
+    except requests.RequestException:
+        return -1
+
+
+def _kill_when(proc_kill: Callable[[], None], progress: Callable[[], int], total: int) -> int:
+    """Kill as soon as some but not all records have arrived; return how many had."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = progress()
+        if 0 < seen < total:
+            proc_kill()
+            return seen
+        if seen >= total:
+            break
+        time.sleep(0.01)
+    raise AssertionError(f"could not catch the sync mid-way (saw {seen} of {total})")
+
+
+def _names(api: Api, q: str, total: int) -> list[str]:
+    names: list[str] = []
+    for page in range(1, total // 200 + 2):
+        names += [c["name"] for c in api.get("/api/customers", params={"q": q, "per_page": 200, "page": page})["items"]]
+    return sorted(names)
+
+
 def test_kill_client_during_push_loses_and_doubles_nothing(two_devices: tuple[Cluster, Api, Api]) -> None:
     cluster, a, b = two_devices
-    names = [f"测试客户{i:04d}" for i in range(400)]
+    total = 600
+    names = [f"推送客户{i:04d}" for i in range(total)]
     for name in names:
         _new_customer(a, name)
+    admin = Api(cluster.server.url, "admin", ADMIN_PASSWORD)
     proc = cluster.clients["laptop_a"]
-    pusher = threading.Thread(target=lambda: requests.post(a.base + "/api/sync", timeout=60), daemon=True)
+    proc.stop()
+    proc.env = {"FIELDBOOK_SYNC_BATCH": "20"}  # many small pushes, so the kill lands between two
+    proc.start()
+    a = Api(proc.url, "lina", "lina-pass-1")
+    pusher = threading.Thread(target=lambda: _swallow(lambda: requests.post(a.base + "/api/sync", timeout=60)), daemon=True)
     pusher.start()
-    time.sleep(0.3)
-    proc.kill9()
+    seen = _kill_when(proc.kill9, lambda: _count(admin, "推送客户"), total)
     pusher.join(timeout=10)
+    assert 0 < seen < total  # the client died mid-push
     proc.start()
     a = Api(proc.url, "lina", "lina-pass-1")
     a.sync()
     assert a.get("/api/sync/status")["pending"] == 0
     b.sync()
-    listed = b.get("/api/customers", params={"q": "测试客户", "per_page": 200})
-    assert listed["total"] == len(names)
-    seen: list[str] = []
-    for page in (1, 2):
-        seen += [c["name"] for c in b.get("/api/customers", params={"q": "测试客户", "per_page": 200, "page": page})["items"]]
-    assert sorted(seen) == names
+    assert _names(b, "推送客户", total) == names  # every customer once: nothing lost, nothing doubled
+    assert _names(admin, "推送客户", total) == names
 
 
 def test_kill_server_during_pull_loses_and_doubles_nothing(two_devices: tuple[Cluster, Api, Api]) -> None:
     cluster, a, b = two_devices
-    for i in range(300):
-        customer_id = _new_customer(a, f"拉取客户{i:04d}")
-        if i % 3 == 0:
+    total = 600
+    names = [f"拉取客户{i:04d}" for i in range(total)]
+    for i, name in enumerate(names):
+        customer_id = _new_customer(a, name)
+        if i % 5 == 0:
             a.post("/api/visits", {**VISIT, "customer_id": customer_id})
     a.sync()
-    puller = threading.Thread(target=lambda: requests.post(b.base + "/api/sync", timeout=60), daemon=True)
+    laptop_b = cluster.clients["laptop_b"]
+    laptop_b.stop()
+    laptop_b.env = {"FIELDBOOK_SYNC_PULL_LIMIT": "50"}  # many small pages, so the kill lands between two
+    laptop_b.start()
+    b = Api(laptop_b.url, "zhang", "zhang-pass-1")
+    puller = threading.Thread(target=lambda: _swallow(lambda: requests.post(b.base + "/api/sync", timeout=120)), daemon=True)
     puller.start()
-    time.sleep(0.2)
-    cluster.server.kill9()
-    puller.join(timeout=60)
+    seen = _kill_when(cluster.server.kill9, lambda: _count(b, "拉取客户"), total)
+    puller.join(timeout=120)
+    assert 0 < seen < total  # the server died mid-pull
     cluster.server.start()
     b.sync()
-    assert b.get("/api/customers", params={"q": "拉取客户"})["total"] == 300
-    assert b.get("/api/visits", params={"per_page": 1})["total"] == 100
+    assert _names(b, "拉取客户", total) == names
+    assert b.get("/api/visits", params={"per_page": 1})["total"] == total // 5
     b.sync()  # a second sync changes nothing
-    assert b.get("/api/customers", params={"q": "拉取客户"})["total"] == 300
+    assert _names(b, "拉取客户", total) == names
+
+
+def _swallow(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except requests.RequestException:
+        pass  # the process on the other end was killed: that is the point
