@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from flask import Blueprint, request
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.schemas import REGISTRY, ContactSchema, CustomerSchema, VisitSchema
 from sync.store import RecordNotFound, ReplicaStore
@@ -54,9 +54,9 @@ def json_body() -> dict[str, Any]:
 
 def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
     try:
-        return schema.load(data, partial=partial)  # type: ignore[no-any-return]
+        return schema.load(data, partial=partial)
     except ValidationError as exc:
-        raise Invalid("Some fields are invalid.", fields=exc.normalized_messages()) from exc  # type: ignore[arg-type]
+        raise Invalid("Some fields are invalid.", fields=exc.normalized_messages()) from exc
 
 
 def _all_visible(user: User, entity: str) -> tuple[str, list[Any]]:
@@ -365,7 +365,7 @@ def openapi_spec(title: str, version: str, extra_paths: Mapping[str, Any] | None
         one = {"description": name, "content": {"application/json": {"schema": ref}}}
         listing = {"description": f"{name} list", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"items": {"type": "array", "items": ref}, "total": {"type": "integer"}}}}}}
-        sec = [{"bearer": []}]
+        sec: list[dict[str, list[str]]] = [{"bearer": []}]
         spec.path(f"/api/{plural}", operations={
             "get": {"parameters": list_params, "security": sec, "responses": {"200": listing, **errors}},
             "post": {"requestBody": body, "security": sec, "responses": {"201": one, **errors}},
