@@ -149,9 +149,8 @@ class SyncEngine:
                 for eviction in answer["evictions"]:
                     self.store.evict(eviction["entity"], eviction["record_id"])
                     report.evicted += 1
-                for record in answer["records"]:
-                    broken |= not self._apply_record(record)
-                    report.pulled += 1
+                broken |= not self._apply_records(answer["records"])
+                report.pulled += len(answer["records"])
                 self._take_rejections(answer["rejections"], report)
                 self.store.set_cursor(answer["cursor"])
             self._learn_time(answer["server_ms"])
@@ -165,15 +164,25 @@ class SyncEngine:
                 continue
             return
 
-    def _apply_record(self, record: dict[str, Any]) -> bool:
-        entity, record_id = record["entity"], record["record_id"]
-        if record.get("event") is not None:
-            self.store.put_event(entity, record["event"])
-        elif record.get("document") is not None:
-            self.store.merge_document(entity, record_id, record["document"], row=record.get("row"), heads=record.get("heads"))
-        elif record.get("changes"):
-            try:
-                self.store.apply_changes(entity, record_id, record["changes"])
-            except MissingDependencies:
-                return False
-        return True
+    def _apply_records(self, records: list[dict[str, Any]]) -> bool:
+        """Apply a page: whole documents and events in bulk, then changes record by record."""
+        whole = [r for r in records if r.get("document") is not None and r.get("row") is not None and r.get("heads") is not None]
+        for record in self.store.receive_documents(whole):
+            self.store.merge_document(record["entity"], record["record_id"], record["document"])
+        for record in records:
+            if record.get("document") is not None and (record.get("row") is None or record.get("heads") is None):
+                self.store.merge_document(record["entity"], record["record_id"], record["document"])
+        intact = True
+        for record in records:
+            if record.get("changes"):
+                try:
+                    self.store.apply_changes(record["entity"], record["record_id"], record["changes"])
+                except MissingDependencies:
+                    intact = False
+        events: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            if record.get("event") is not None:
+                events.setdefault(record["entity"], []).append(record["event"])
+        for entity, rows in events.items():
+            self.store.put_events(entity, rows)
+        return intact

@@ -136,6 +136,8 @@ class SyncServer:
         self.scope = scope or Everything()
         self.max_skew_ms = max_skew_ms
         self._schemas: dict[str, Any] = {}
+        self._holds: list[tuple[str, str, str]] | None = None
+        self._scope_moved = False
 
     def _schema(self, entity: Entity) -> Any:
         """One schema instance per entity: building one deep-copies every field (hot in push)."""
@@ -157,17 +159,24 @@ class SyncServer:
         conflicts = 0
         store = self.store
         with store.write():
-            for item in msg["items"]:
-                entity = self.registry[item["entity"]]
-                if entity.kind == "document":
-                    found, kept = self._push_document(principal, entity, item)
-                    conflicts += kept
-                else:
-                    found = self._push_event(principal, entity, item)
-                for rejection in found:
-                    store.log_rejection(rejection, principal.device_id)
-                rejections += found
-                acked += item["outbox"]
+            self._holds, self._scope_moved = [], False  # written once per push (the write lock is held)
+            try:
+                for item in msg["items"]:
+                    entity = self.registry[item["entity"]]
+                    if entity.kind == "document":
+                        found, kept = self._push_document(principal, entity, item)
+                        conflicts += kept
+                    else:
+                        found = self._push_event(principal, entity, item)
+                    for rejection in found:
+                        store.log_rejection(rejection, principal.device_id)
+                    rejections += found
+                    acked += item["outbox"]
+                store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", self._holds)
+                if self._scope_moved:
+                    store._set_meta("scope_epoch", str(store.scope_epoch() + 1))
+            finally:
+                self._holds = None
             self._touch_device(principal.device_id, "last_push_at")
         return dump(
             PushResponseSchema(),
@@ -301,7 +310,7 @@ class SyncServer:
         store._store_doc(entity, record_id, entry, doc, [c.data for c in (*new_changes, *server_changes)], updated_ms=updated_ms)
         self._hold(principal.device_id, entity.name, record_id)
         if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
-            store._set_meta("scope_epoch", str(store.scope_epoch() + 1))
+            self._scope_moved = True
         return rejections, len(kept)
 
     def _refuse_unstored(self, entity: Entity, record_id: str) -> Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], int]]:
@@ -395,6 +404,9 @@ class SyncServer:
         return {(e, i) for e, i in self.store.db.execute("SELECT entity, record_id FROM sync_device_records WHERE device_id = ?", [device_id])}
 
     def _hold(self, device_id: str, entity: str, record_id: str) -> None:
+        if self._holds is not None:  # inside a push: recorded with the batch
+            self._holds.append((device_id, entity, record_id))
+            return
         self.store.db.execute("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", [device_id, entity, record_id])
 
     def _touch_device(self, device_id: str, column: str) -> None:
@@ -455,12 +467,56 @@ class SyncServer:
         event = self.store.event_row(entity, record_id)
         return None if event is None else {"entity": entity, "record_id": record_id, "event": event}
 
+    def _wholes(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Whole records for many keys, read with one query per entity and 500 ids."""
+        by_entity: dict[str, list[str]] = {}
+        for entity_name, key_id in keys:
+            by_entity.setdefault(entity_name, []).append(key_id)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        conn = self.store.db.conn
+        for name, ids in by_entity.items():
+            entity = self.registry[name]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                if entity.kind == "document":
+                    cursor = conn.execute(
+                        f"SELECT d.data, d.heads, t.* FROM sync_docs d JOIN [{entity.table}] t ON t.id = d.id"
+                        f" WHERE d.entity = ? AND d.id IN ({marks})",
+                        [name, *chunk],
+                    )
+                    columns = [c[0] for c in cursor.description[2:]]
+                    for data, heads, *values in cursor:
+                        row = dict(zip(columns, values))
+                        record_id = row.pop("id")
+                        out[(name, record_id)] = {"entity": name, "record_id": record_id, "document": data,
+                                                  "row": row, "heads": json.loads(heads)}
+                else:
+                    cursor = conn.execute(f"SELECT * FROM [{entity.table}] WHERE id IN ({marks})", chunk)
+                    columns = [c[0] for c in cursor.description]
+                    for values in cursor:
+                        event = dict(zip(columns, values))
+                        out[(name, event["id"])] = {"entity": name, "record_id": event["id"], "event": event}
+        return out
+
     def _checksum(self, device_id: str) -> str:
+        """XOR of what the device should hold, read with one join per entity."""
         value = 0
-        for entity, record_id in self._held(device_id):
-            version = self._version(entity, record_id)
-            if version is not None:
-                value ^= record_digest(entity, record_id, version)
+        conn = self.store.db.conn
+        for entity, record_id, heads in conn.execute(
+            "SELECT r.entity, r.record_id, d.heads FROM sync_device_records r"
+            " JOIN sync_docs d ON d.entity = r.entity AND d.id = r.record_id WHERE r.device_id = ?",
+            [device_id],
+        ):
+            value ^= record_digest(entity, record_id, ",".join(json.loads(heads)))
+        for entity in self.registry:
+            if entity.kind == "event":
+                for record_id, hlc in conn.execute(
+                    f"SELECT t.id, t.hlc FROM sync_device_records r JOIN [{entity.table}] t ON t.id = r.record_id"
+                    " WHERE r.device_id = ? AND r.entity = ?",
+                    [device_id, entity.name],
+                ):
+                    value ^= record_digest(entity.name, record_id, hlc)
         return f"{value:032x}"
 
     # ---- pull -------------------------------------------------------------------------------
@@ -503,6 +559,7 @@ class SyncServer:
                 [device, limit],
             ).fetchall()
             holds: list[tuple[str, str, str]] = []
+            wholes = self._wholes([(e, i) for _, e, i, action in queued if action != "evict"])
             for seq, entity, record_id, action in queued:
                 queue_pos = max(queue_pos, seq)
                 if action == "evict":
@@ -512,7 +569,7 @@ class SyncServer:
                     records[:] = [r for r in records if (r["entity"], r["record_id"]) != (entity, record_id)]
                     evictions.append({"entity": entity, "record_id": record_id})
                     store.db.execute("DELETE FROM sync_device_records WHERE device_id = ? AND entity = ? AND record_id = ?", [device, entity, record_id])
-                elif (whole := self._whole(entity, record_id)) is not None:
+                elif (whole := wholes.get((entity, record_id))) is not None:
                     records.append(whole)
                     holds.append((device, entity, record_id))
             self.store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", holds)

@@ -445,6 +445,72 @@ class ReplicaStore:
         if doc.heads() != entry.heads:
             self._store_doc(entity, record_id, entry, doc, [data])
 
+    def receive_documents(self, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Store whole documents sent with their row and heads, many at once (first sync, scope entry).
+
+        Records this replica already holds are returned for the caller to merge one by one.
+        """
+        held: list[Mapping[str, Any]] = []
+        by_entity: dict[str, list[Mapping[str, Any]]] = {}
+        for record in records:
+            by_entity.setdefault(record["entity"], []).append(record)
+        conn = self.db.conn
+        for name, group in by_entity.items():
+            entity = self._entity(name, "document")
+            ids = [r["record_id"] for r in group]
+            present = {key[1] for key in self._cache if key[0] == name}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                present |= {i for (i,) in conn.execute(f"SELECT id FROM sync_docs WHERE entity = ? AND id IN ({marks})", [name, *chunk])}
+            fresh = [r for r in group if r["record_id"] not in present]
+            held += [r for r in group if r["record_id"] in present]
+            conn.executemany(
+                "INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, 0)",
+                [(name, r["record_id"], r["document"], json.dumps(list(r["heads"]))) for r in fresh],
+            )
+            for r in fresh:
+                self._xor_digest(record_digest(name, r["record_id"], ",".join(r["heads"])))
+            cols = [*entity.columns, "updated_at", "conflicts"]
+            bools = {c for c, kind in entity.columns.items() if kind == "bool"}
+            conn.executemany(
+                f"INSERT OR REPLACE INTO [{entity.table}] (id, {', '.join(f'[{c}]' for c in cols)})"
+                f" VALUES (?, {', '.join('?' for _ in cols)})",
+                [(r["record_id"], *(_as_column(r["row"].get(c), c in bools) for c in cols)) for r in fresh],
+            )
+        return held
+
+    def put_events(self, entity_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store many received events at once; changed ones (a server-corrected clock) one by one."""
+        entity = self._entity(entity_name, "event")
+        conn = self.db.conn
+        known: dict[str, str] = {}
+        ids = [r["id"] for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            known.update(conn.execute(f"SELECT id, hlc FROM [{entity.table}] WHERE id IN ({marks})", chunk).fetchall())
+        fresh = [r for r in rows if r["id"] not in known]
+        for row in rows:
+            if row["id"] in known and known[row["id"]] != row["hlc"]:
+                self.put_event(entity_name, row)
+        cols = ["id", *entity.columns, "hlc", "author_id"]
+        bools = {c for c, kind in entity.columns.items() if kind == "bool"}
+        for row in fresh:
+            unknown = set(row) - set(cols)
+            if unknown:
+                raise ValueError(f"unknown field(s) for {entity.name}: {', '.join(sorted(unknown))}")
+        conn.executemany(
+            f"INSERT OR IGNORE INTO [{entity.table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [tuple(_as_column(r.get(c), c in bools) for c in cols) for r in fresh],
+        )
+        for row in fresh:
+            self._xor_digest(record_digest(entity.name, row["id"], row["hlc"]))
+        if fresh:
+            clock = self._hlc()
+            clock.observe(max(Hlc.decode(r["hlc"]) for r in fresh))
+            self._set_meta("hlc", clock.last.encode())
+
     def put_event(self, entity_name: str, row: Mapping[str, Any]) -> bool:
         """Store a received event (the server's copy wins over a local one); True if new or changed."""
         entity = self._entity(entity_name, "event")
@@ -689,6 +755,10 @@ class ReplicaStore:
             "INSERT INTO sync_outbox (entity, record_id, kind, item_key, payload) VALUES (?, ?, 'event', ?, ?)",
             [entity.name, row["id"], row["id"], json.dumps(dict(row), ensure_ascii=False).encode()],
         )
+
+
+def _as_column(value: Any, is_bool: bool) -> Any:
+    return int(value) if is_bool and value is not None else value
 
 
 def _only_columns(entity: Entity, values: Mapping[str, Any]) -> dict[str, Scalar]:
