@@ -207,10 +207,8 @@ class ReplicaStore:
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                version = conn.execute("PRAGMA data_version").fetchone()[0]
-                if version != getattr(self._local, "data_version", version):
-                    self._load_state()  # another process (or connection) wrote since we last looked
-                self._local.data_version = version
+                if int(self._meta("digest") or 0) != self._stored_digest:
+                    self._load_state()  # another process wrote records since we last looked: drop the cache
                 yield db
                 if self._digest != self._stored_digest:
                     self._set_meta("digest", str(self._digest))
