@@ -1,4 +1,4 @@
-"""The ``fieldbook`` command: server, client, enroll, user add, demo.
+"""The ``fieldbook`` command: server, client, enroll, user add/move/grant/revoke, role list/grant/revoke, demo.
 
 Argument parsing only; the work is done by ``server.cli``, ``client.cli`` and ``scripts.demo``.
 Options fall back to environment variables (``FIELDBOOK_DATA``, ``FIELDBOOK_HOST``,
@@ -49,6 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--department", default=None)
     add.add_argument("--display-name", default=None)
+    move = user_sub.add_parser("move", help="put a user in a department (path under the company, e.g. Sales/East)")
+    move.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    move.add_argument("--username", required=True)
+    move.add_argument("--department", required=True)
+    for verb in ("grant", "revoke"):
+        right = user_sub.add_parser(verb, help=f"{verb} a personal permission (on top of the user's roles)")
+        right.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+        right.add_argument("--username", required=True)
+        right.add_argument("--module", required=True)
+        right.add_argument("--action", required=True, choices=("view", "edit", "approve"))
+
+    p = sub.add_parser("role", help="roles and the permission matrix on the server")
+    role_sub = p.add_subparsers(dest="role_command", required=True)
+    listing = role_sub.add_parser("list", help="every role with its members and rights")
+    listing.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    for verb in ("grant", "revoke"):
+        change = role_sub.add_parser(verb, help=f"{verb} a right to a role (--module, --action) or the role to a user (--username)")
+        change.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+        change.add_argument("--role", required=True)
+        change.add_argument("--username", default=None)
+        change.add_argument("--module", default=None)
+        change.add_argument("--action", default=None, choices=("view", "edit", "approve"))
 
     p = sub.add_parser("demo", help="server + a rep laptop + a warehouse kiosk with demo data")
     p.add_argument("--data", default=_env("DATA", "fieldbook-demo"))
@@ -72,12 +94,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             from client.cli import enroll_device
 
             enroll_device(args.data, args.server, args.username, args.password, name=args.name, warehouse=args.warehouse)
-        elif args.command == "user":
+        elif args.command == "user" and args.user_command == "add":
             from server.cli import add_user
 
             add_user(args.data, args.username, args.password, args.role, department=args.department,
                      display_name=args.display_name)
             print(f"user {args.username} ({args.role}) created")
+        elif args.command == "user" and args.user_command == "move":
+            from server.cli import move_user
+
+            print(f"user {args.username} moved to {move_user(args.data, args.username, args.department)}")
+        elif args.command == "user":
+            from server.cli import change_personal_right
+
+            print(change_personal_right(args.data, args.user_command == "grant", args.username, args.module, args.action))
+        elif args.command == "role" and args.role_command == "list":
+            from server.cli import role_lines
+
+            print("\n".join(role_lines(args.data)))
+        elif args.command == "role":
+            from server.cli import change_role
+
+            print(change_role(args.data, args.role_command == "grant", args.role, username=args.username,
+                              module=args.module, action=args.action))
         elif args.command == "demo":
             from scripts.demo import run_demo
 

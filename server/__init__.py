@@ -19,7 +19,7 @@ from shared.web.api import create_api_blueprint
 from shared.web.errors import register_error_handlers
 from sync.clock import DEFAULT_MAX_SKEW_MS
 
-from . import auth, db, openapi, pages, rules, sync_api, users
+from . import admin_pages, auth, db, openapi, pages, rules, sync_api, users
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": os.path.abspath("fieldbook-server-data"),
@@ -80,7 +80,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin_pages.bp)
 
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user,
-                                                scope_sql=rules.scope_sql))
+                                                scope_sql=rules.scope_sql, permits=rules.permits))
     return app

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from . import users
+from . import oplog, org, users
 from .db import get_store
 from shared.web.errors import Invalid, Unauthorized
 
@@ -49,6 +49,7 @@ def current_user() -> dict[str, Any]:
     user = users.verify_token(get_store(), token) if token else None
     if user is None:
         raise Unauthorized("Log in first: send Authorization: Bearer <token> from POST /api/login.")
+    user = org.enrich(get_store(), user)  # rights are read on every request: a change applies at once
     g.api_user = user
     return user
 
@@ -64,7 +65,10 @@ def api_login() -> ResponseReturnValue:
         raise Invalid("The login request is invalid.", fields=exc.normalized_messages()) from exc
     user = users.authenticate(get_store(), creds["username"], creds["password"])
     if user is None:
+        oplog.record(get_store(), None, "login_failed", creds["username"], {"via": "api", "ip": request.remote_addr},
+                     username=creds["username"])
         raise Unauthorized("Wrong username or password.")
+    oplog.record(get_store(), user["id"], "login", None, {"via": "api", "ip": request.remote_addr})
     token = users.issue_token(get_store(), user["id"])
     return {"token": token, "user": public_user(user)}
 
@@ -79,7 +83,7 @@ def page_user() -> dict[str, Any] | None:
     if "user" not in g:
         user_id = session.get("user_id")
         user = users.get_user(get_store(), user_id) if user_id else None
-        g.user = user if user and user["active"] else None
+        g.user = org.enrich(get_store(), user) if user and user["active"] else None
         if g.user and g.user.get("lang"):
             g.user_lang = g.user["lang"]
     return g.user
@@ -106,11 +110,29 @@ def roles_required(*roles: str) -> Callable[[Callable[..., ResponseReturnValue]]
             user = page_user()
             if user is None:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if user["role"] not in roles:
+            if user["role"] not in roles and user["role"] != "admin":
                 abort(403)
             return view(*args, **kwargs)
 
         return login_required(wrapped)
+
+    return decorator
+
+
+def rights_required(module: str, action: str) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., ResponseReturnValue]]:
+    """Logged in and holding ``module.action`` (403 otherwise)."""
+
+    def decorator(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = page_user()
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if f"{module}.{action}" not in user["rights"]:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
 
     return decorator
 
@@ -132,7 +154,10 @@ def login() -> ResponseReturnValue:
         user = users.authenticate(get_store(), username, request.form.get("password", ""))
         if user is None:
             error = _("Wrong username or password.")
+            oplog.record(get_store(), None, "login_failed", username, {"via": "page", "ip": request.remote_addr},
+                         username=username)
         else:
+            oplog.record(get_store(), user["id"], "login", None, {"via": "page", "ip": request.remote_addr})
             lang = session.get("lang")
             session.clear()
             if lang:

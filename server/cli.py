@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import create_app, db, users
+from . import create_app, db, org, users
 
 
 def run_server(data_dir: str, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
@@ -44,3 +44,70 @@ def add_user(
     finally:
         db.close_store(data_dir)
     return user
+
+
+def _with_store(data_dir: str) -> Any:
+    if not os.path.exists(db.db_path(data_dir)):
+        raise ValueError(f"No server database in {data_dir!r}; start the server or add a user first.")
+    return db.open_store(data_dir)
+
+
+def _user_id(store: Any, username: str) -> str:
+    user = users.get_user_by_name(store, username)
+    if user is None:
+        raise ValueError(f"No user named {username!r}.")
+    return str(user["id"])
+
+
+def move_user(data_dir: str, username: str, department: str) -> str:
+    """Put a user in the department at ``department`` (a path; missing levels are created)."""
+    store = _with_store(data_dir)
+    try:
+        dept = org.resolve_path(store, department, create=True)
+        org.place_user(store, _user_id(store, username), dept["id"])
+        return str(dept["path"] or dept["name"])
+    finally:
+        db.close_store(data_dir)
+
+
+def role_lines(data_dir: str) -> list[str]:
+    """One line per role: code, name, protected or not, members, then its rights."""
+    store = _with_store(data_dir)
+    try:
+        lines = []
+        for role in org.roles(store):
+            rights = ", ".join(f"{m}.{a}" for m in org.MODULES for a in org.ACTIONS if (m, a) in role["rights"])
+            flag = "built-in" if not role["deletable"] else "custom"
+            lines.append(f"{role['code']}\t{role['name']}\t{flag}\tmembers: {', '.join(role['members']) or '-'}\trights: {rights or '-'}")
+        return lines
+    finally:
+        db.close_store(data_dir)
+
+
+def change_role(data_dir: str, grant: bool, role: str, username: str | None = None,
+                module: str | None = None, action: str | None = None) -> str:
+    """Grant/revoke a right (``--module``, ``--action``) to a role, or a role to a user (``--username``)."""
+    store = _with_store(data_dir)
+    try:
+        if username:
+            user_id = _user_id(store, username)
+            changed = org.set_user_role(store, user_id, role, grant)
+            what = f"{username} {'added to' if grant else 'removed from'} {role}"
+        elif module and action:
+            changed = org.set_role_right(store, role, module, action, grant)
+            what = f"{role}: {module}.{action} {'granted' if grant else 'revoked'}"
+        else:
+            raise ValueError("Name a user (--username) or a right (--module and --action).")
+        return what if changed else f"{what} (no change)"
+    finally:
+        db.close_store(data_dir)
+
+
+def change_personal_right(data_dir: str, grant: bool, username: str, module: str, action: str) -> str:
+    store = _with_store(data_dir)
+    try:
+        changed = org.set_user_right(store, _user_id(store, username), module, action, grant)
+        what = f"{username}: personal {module}.{action} {'granted' if grant else 'revoked'}"
+        return what if changed else f"{what} (no change)"
+    finally:
+        db.close_store(data_dir)

@@ -18,6 +18,8 @@ from sqlite_utils.migrations import Migrations
 from shared.schemas import REGISTRY
 from sync import Clock, ServerStore, SystemClock
 
+from . import org
+
 DB_NAME = "server.db"
 _EXTENSION = "fieldbook_store"
 _stores: dict[str, ServerStore] = {}
@@ -46,6 +48,36 @@ def _users_tokens_devices(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX devices_user ON devices (user_id)")
 
 
+@migrations(name="org_roles_permissions_oplog")
+def _org_roles_permissions_oplog(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE TABLE departments (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES departments (id), name TEXT NOT NULL,"
+        " position INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX departments_parent ON departments (parent_id, position)")
+    db.execute("ALTER TABLE users ADD COLUMN department_id TEXT REFERENCES departments (id)")
+    db.execute("CREATE INDEX users_department ON users (department_id)")
+    db.execute("CREATE TABLE roles (code TEXT PRIMARY KEY, name TEXT NOT NULL, builtin INTEGER NOT NULL, deletable INTEGER NOT NULL)")
+    db.execute(
+        "CREATE TABLE role_permissions (role_code TEXT NOT NULL REFERENCES roles (code), module TEXT NOT NULL,"
+        " action TEXT NOT NULL, PRIMARY KEY (role_code, module, action)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE user_roles (user_id TEXT NOT NULL REFERENCES users (id), role_code TEXT NOT NULL REFERENCES roles (code),"
+        " PRIMARY KEY (user_id, role_code)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE user_permissions (user_id TEXT NOT NULL REFERENCES users (id), module TEXT NOT NULL,"
+        " action TEXT NOT NULL, PRIMARY KEY (user_id, module, action)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE op_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, user_id TEXT, username TEXT,"
+        " action TEXT NOT NULL, target TEXT, detail TEXT)"
+    )
+    db.execute("CREATE INDEX op_log_action ON op_log (action, id)")
+    db.execute("CREATE INDEX op_log_user ON op_log (username, id)")
+
+
 def db_path(data_dir: str) -> str:
     return os.path.join(os.path.abspath(data_dir), DB_NAME)
 
@@ -60,6 +92,7 @@ def open_store(data_dir: str, clock: Clock | None = None) -> ServerStore:
             store = ServerStore.open(path, REGISTRY, clock or SystemClock())  # one connection per thread
             with store.write():
                 migrations.apply(store.db)
+                org.seed(store)
             _stores[path] = store
         return store
 

@@ -105,7 +105,7 @@ def index() -> ResponseReturnValue:
 def _service() -> CrmService:
     user = page_user()
     assert user is not None
-    return CrmService(get_store(), user, rules.scope_sql)
+    return CrmService(get_store(), user, rules.scope_sql, rules.permits)
 
 
 @bp.get("/customers")

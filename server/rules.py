@@ -1,39 +1,66 @@
-"""Who may see and write which records: the scope and validator plugged into ``SyncServer``.
+"""Who may see and write which records: the scope and validator plugged into ``SyncServer``, and
+the same rules as SQL for the REST API and pages.
 
-Customers are the only root entity so far; contacts and visits follow their customer (the
-registry's parent link). ``Principal.info`` is the user dict (``id``, ``role``, ...).
+``Principal.info`` (and every API user) is the user dict enriched by ``server.org.enrich``:
+``role``, ``rights`` (``module.action`` strings, read from the database on every request) and
+``team`` (the ids of the users in a sales manager's department subtree, themselves included).
 
-Scope of customers by role:
-- boss, admin, sales_manager, admin_staff, finance: every customer. Managers will be limited to
-  their department subtree once the org chart exists (a later issue); until then they see all.
-- sales_rep: customers they own, plus the pool (``owner_id`` is null).
-- purchasing, service, repair, technician: customers they own (no pool; the pool is for sales).
-- warehouse: none for now (kiosks will get their warehouse's documents instead).
+Scope of customers:
+- boss, admin, admin_staff, finance: every customer;
+- sales_manager: customers owned by their team, plus the pool (``owner_id`` null) if they hold
+  ``pool.view``;
+- sales_rep: their own, plus the pool if they hold ``pool.view``;
+- purchasing, service, repair, technician: their own; warehouse: none.
 
-Validator: a sales_rep may not hand a customer to another user (the ``owner_id`` field change is
-rejected and compensated) nor create a customer owned by someone else (refused). Taking a pool
-customer or releasing one to the pool is allowed. Everything else is accepted.
+Owner changes (``owner_id``; old = the server's current owner):
+- claim (pool → me): needs ``pool.edit``; a customer that is no longer in the pool at the server
+  is answered with ``already_claimed`` (first accepted claim wins);
+- release (mine → pool): ``pool.edit``; releasing someone else's needs ``transfer.approve``;
+- transfer / assign (→ another user): ``transfer.approve`` for any customer in scope to a user in
+  scope (a manager: their team), or ``transfer.edit`` for one's own customers (to anyone);
+- any other field change of a customer, contact or visit needs ``<module>.edit``.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sync import Principal, RecordDiff, Verdict
+from sync import Principal, RecordDiff, ServerStore, Verdict, new_id
+from sync.clock import iso_from_ms
 
-SEE_ALL_CUSTOMERS = frozenset({"boss", "admin", "sales_manager", "admin_staff", "finance"})
-POOL_ROLES = frozenset({"sales_rep"})
+from . import oplog
+
+SEE_ALL_CUSTOMERS = frozenset({"boss", "admin", "admin_staff", "finance"})
+POOL_ROLES = frozenset({"sales_rep", "sales_manager"})
 NO_CUSTOMERS = frozenset({"warehouse"})
+ENTITY_MODULE = {"customer": "customers", "contact": "contacts", "visit": "visits", "visit_void": "visits"}
 
 
-def customer_visible(user: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    """Whether ``user`` may hold the customer with these values."""
+def can(user: Mapping[str, Any], module: str, action: str) -> bool:
+    """Whether the (enriched) user holds ``module.action``."""
+    return f"{module}.{action}" in (user.get("rights") or ())
+
+
+def _sees_pool(user: Mapping[str, Any]) -> bool:
+    return user.get("role") in POOL_ROLES and can(user, "pool", "view")
+
+
+def owner_in_scope(user: Mapping[str, Any], owner: str | None) -> bool:
+    """Whether a customer owned by ``owner`` (None: the pool) is in the user's scope."""
     role = user.get("role")
     if role in SEE_ALL_CUSTOMERS:
         return True
     if role in NO_CUSTOMERS:
         return False
-    owner = values.get("owner_id")
-    return owner == user.get("id") or (owner is None and role in POOL_ROLES)
+    if owner is None:
+        return _sees_pool(user)
+    if role == "sales_manager":
+        return owner in (user.get("team") or ())
+    return owner == user.get("id")
+
+
+def customer_visible(user: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether ``user`` may hold the customer with these values."""
+    return owner_in_scope(user, values.get("owner_id"))
 
 
 def customer_scope_sql(user: Mapping[str, Any], alias: str | None = None) -> tuple[str, list[Any]]:
@@ -44,9 +71,12 @@ def customer_scope_sql(user: Mapping[str, Any], alias: str | None = None) -> tup
         return "1", []
     if role in NO_CUSTOMERS:
         return "0", []
-    if role in POOL_ROLES:
-        return f"({prefix}owner_id = ? OR {prefix}owner_id IS NULL)", [user.get("id")]
-    return f"{prefix}owner_id = ?", [user.get("id")]
+    owners = sorted(user.get("team") or ()) if role == "sales_manager" else [user.get("id")]
+    owners = owners or [user.get("id")]
+    cond = f"{prefix}owner_id IN ({', '.join('?' for _ in owners)})"
+    if _sees_pool(user):
+        cond = f"({cond} OR {prefix}owner_id IS NULL)"
+    return cond, list(owners)
 
 
 def scope_sql(user: Mapping[str, Any], entity: str) -> tuple[str, list[Any]]:
@@ -56,8 +86,13 @@ def scope_sql(user: Mapping[str, Any], entity: str) -> tuple[str, list[Any]]:
     return customer_scope_sql(user)
 
 
+def permits(user: Mapping[str, Any], module: str, action: str) -> bool:
+    """``shared.web.api``'s permission hook."""
+    return can(user, module, action)
+
+
 class RoleScope:
-    """``sync.Scope`` for root entities, by the user's role."""
+    """``sync.Scope`` for root entities, by the user's role, team and rights."""
 
     def visible(self, principal: Principal, entity: str, values: Mapping[str, Any]) -> bool:
         user = principal.info or {}
@@ -66,14 +101,100 @@ class RoleScope:
         return True  # no other root entity yet: reference data is for everyone
 
 
-def validate(principal: Principal, diff: RecordDiff) -> Verdict:
-    """The server's rules for one pushed record (see the module docstring)."""
-    user = principal.info or {}
-    if diff.entity != "customer" or user.get("role") != "sales_rep":
+def owner_change_verdict(user: Mapping[str, Any], old: str | None, new: str | None, is_new: bool,
+                         user_exists: Any = lambda user_id: True) -> str | None:
+    """Why the user may not move a customer from owner ``old`` to ``new`` (None: allowed)."""
+    me = user.get("id")
+    if is_new:
+        if new in (None, me) or (can(user, "transfer", "approve") and owner_in_scope(user, new) and user_exists(new)):
+            return None
+        return "owner_not_allowed"
+    if new == me and old is None:
+        return None if can(user, "pool", "edit") else "no_permission"
+    if new == me:  # someone else owns it by now
+        if can(user, "transfer", "approve") and owner_in_scope(user, old):
+            return None
+        return "already_claimed"
+    if new is None:
+        if old == me:
+            return None if can(user, "pool", "edit") else "no_permission"
+        return None if can(user, "transfer", "approve") and owner_in_scope(user, old) else "release_not_allowed"
+    if not user_exists(new):
+        return "unknown_owner"
+    if can(user, "transfer", "approve") and owner_in_scope(user, old) and owner_in_scope(user, new):
+        return None
+    if old == me and can(user, "transfer", "edit"):
+        return None
+    return "owner_not_allowed"
+
+
+def owner_action(me: str | None, old: str | None, new: str | None) -> str:
+    """The operation-log action of an accepted owner change."""
+    if old is None:
+        return "claim" if new == me else "assign"
+    return "release" if new is None else "transfer"
+
+
+class Rules:
+    """The server's validator for pushed records (see the module docstring); logs owner changes."""
+
+    def __init__(self, store: ServerStore) -> None:
+        self.store = store
+
+    def _user_exists(self, user_id: str | None) -> bool:
+        return bool(user_id) and self.store.db.execute(
+            "SELECT 1 FROM users WHERE id = ? AND active = 1", [user_id]).fetchone() is not None
+
+    def __call__(self, principal: Principal, diff: RecordDiff) -> Verdict:
+        user = principal.info or {}
+        module = ENTITY_MODULE.get(diff.entity)
+        if module is None:
+            return Verdict.refuse("no_permission")  # server-owned or unknown to the rules: nobody pushes it
+        if not can(user, module, "edit"):
+            if diff.is_new or diff.entity != "customer":
+                return Verdict.refuse("no_permission")
+            return Verdict(rejected_fields={c.field: "no_permission" for c in diff.changes})
+        if diff.entity != "customer":
+            return Verdict.accept()
+        owner = next((c for c in diff.changes if c.field == "owner_id"), None)
+        if owner is None:
+            return Verdict.accept()
+        reason = owner_change_verdict(user, owner.old, owner.new, diff.is_new, self._user_exists)
+        if reason and diff.is_new:
+            return Verdict.refuse(reason)
+        if reason:
+            return Verdict.reject(owner_id=reason)
+        if not diff.is_new:
+            oplog.record(self.store, principal.user_id, owner_action(principal.user_id, owner.old, owner.new),
+                         diff.record_id, {"from": owner.old, "to": owner.new, "device": principal.device_id})
         return Verdict.accept()
-    owner_change = next((c for c in diff.changes if c.field == "owner_id"), None)
-    if owner_change is None or owner_change.new in (None, user.get("id")):
-        return Verdict.accept()
-    if diff.is_new:
-        return Verdict.refuse("owner_not_allowed")
-    return Verdict.reject(owner_id="owner_not_allowed")
+
+
+def explain_refusals(store: ServerStore, principal: Principal, rejections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field rejections ``already_claimed`` for pushed claims the scope refused whole.
+
+    A rep's offline claim of a customer someone else claimed first arrives for a record that is
+    no longer in their scope, so the engine refuses it whole (``out_of_scope``) before the
+    validator sees it. The device should still learn *why*: this adds (and logs for the device)
+    a field rejection on ``owner_id`` with the reason ``already_claimed``.
+    """
+    extra = []
+    for rejection in rejections:
+        detail = rejection.get("detail") if isinstance(rejection.get("detail"), dict) else {}
+        values = detail.get("values") if isinstance(detail.get("values"), dict) else {}
+        if (rejection.get("entity") != "customer" or rejection.get("reason") != "out_of_scope"
+                or values.get("owner_id") != principal.user_id):
+            continue
+        row = store.db.execute("SELECT owner_id FROM customers WHERE id = ?", [rejection["record_id"]]).fetchone()
+        if row is None or row[0] in (None, principal.user_id):
+            continue
+        extra.append({
+            "id": new_id(), "entity": "customer", "record_id": rejection["record_id"], "field": "owner_id",
+            "kind": "field", "reason": "already_claimed", "detail": {"value": principal.user_id},
+            "created_at": iso_from_ms(store.now_ms()),
+        })
+    if extra:
+        with store.write():
+            for rejection in extra:
+                store.log_rejection(rejection, principal.device_id)
+    return extra

@@ -15,9 +15,10 @@ from flask import Blueprint, Response, current_app, g, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from sync import Principal, SyncServer
+from sync.errors import Forbidden
 from sync.clock import iso_from_ms
 
-from . import rules, users
+from . import oplog, org, rules, users
 from .auth import public_user
 from .db import get_store
 from shared.web.errors import ApiError, Conflict, Invalid, PayloadTooLarge, Unauthorized
@@ -42,7 +43,7 @@ def sync_server() -> SyncServer:
     """The app's ``SyncServer`` (one per app, over the process-wide store)."""
     server = current_app.extensions.get("fieldbook_sync")
     if server is None:
-        server = SyncServer(get_store(), rules.validate, rules.RoleScope(),
+        server = SyncServer(get_store(), rules.Rules(get_store()), rules.RoleScope(),
                             max_skew_ms=current_app.config["MAX_SKEW_MS"])
         current_app.extensions["fieldbook_sync"] = server
     return server
@@ -88,13 +89,29 @@ def _principal() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "device" or not token.strip():
+        _refused("no_device_token")
         raise Unauthorized("Sync needs Authorization: Device <token> from enrollment.")
     found = users.verify_device_token(get_store(), token.strip())
     if found is None:
+        _refused("bad_device_token")
         raise Unauthorized("This device is not enrolled or was revoked; enroll it again.")
     device, user = found
     g.device = device
-    return Principal(user["id"], device["id"], info=user)
+    return Principal(user["id"], device["id"], info=org.enrich(get_store(), user))
+
+
+def _refused(reason: str, principal: Principal | None = None) -> None:
+    """Write a refused sync attempt to the operation log (who, from where, why)."""
+    oplog.record(get_store(), principal.user_id if principal else None, "sync_refused", request.path,
+                 {"reason": reason, "device": principal.device_id if principal else None, "ip": request.remote_addr})
+
+
+def _handle(principal: Principal, handler: Any) -> Any:
+    try:
+        return handler(principal, _json_body())
+    except Forbidden:
+        _refused("device_mismatch", principal)  # a token of one device, a message naming another
+        raise
 
 
 @bp.post("/api/devices/enroll")
@@ -125,10 +142,12 @@ def enroll() -> Response:
 @bp.post("/sync/v1/push")
 def push() -> Response:
     principal = _principal()
-    return _reply(sync_server().handle_push(principal, _json_body()))
+    answer = _handle(principal, sync_server().handle_push)
+    answer["rejections"] += rules.explain_refusals(get_store(), principal, answer["rejections"])
+    return _reply(answer)
 
 
 @bp.post("/sync/v1/pull")
 def pull() -> Response:
     principal = _principal()
-    return _reply(sync_server().handle_pull(principal, _json_body()))
+    return _reply(_handle(principal, sync_server().handle_pull))

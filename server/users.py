@@ -15,6 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from sync import ServerStore, SyncServer, new_id
 from sync.clock import iso_from_ms
 
+from . import org
+
 #: Role codes of the organisation (CLI and API use exactly these).
 ROLES: tuple[str, ...] = (
     "boss", "sales_manager", "sales_rep", "warehouse", "purchasing",
@@ -62,7 +64,10 @@ def create_user(
     store: ServerStore, username: str, password: str, role: str,
     department: str | None = None, display_name: str | None = None, lang: str | None = None,
 ) -> dict[str, Any]:
-    """Create an active user; raise ``UserError`` on an unknown role or a taken username."""
+    """Create an active user; raise ``UserError`` on an unknown role or a taken username.
+
+    ``department`` is a path under the company (``Sales/East``); missing levels are created.
+    """
     username = (username or "").strip()
     if not username:
         raise UserError("The username must not be empty.")
@@ -76,10 +81,12 @@ def create_user(
         if _one(store, "SELECT id FROM users WHERE username = ?", [username]) is not None:
             raise UserError(f"A user named {username!r} already exists.")
         user_id = new_id()
+        dept = org.resolve_path(store, department or "", create=True)  # no department: the company itself
         store.db.execute(
-            "INSERT INTO users (id, username, display_name, password_hash, role, department, active, lang, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            [user_id, username, display_name or username, generate_password_hash(password), role, department, lang, _now(store)],
+            "INSERT INTO users (id, username, display_name, password_hash, role, department, department_id, active, lang, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            [user_id, username, display_name or username, generate_password_hash(password), role, dept["path"] or None,
+             dept["id"], lang, _now(store)],
         )
     user = get_user(store, user_id)
     assert user is not None
@@ -92,6 +99,19 @@ def get_user(store: ServerStore, user_id: str) -> dict[str, Any] | None:
 
 def get_user_by_name(store: ServerStore, username: str) -> dict[str, Any] | None:
     return _user(_one(store, f"SELECT {_PUBLIC} FROM users WHERE username = ?", [username]))
+
+
+def find_users(store: ServerStore, username: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Active users whose username or display name contains ``username`` (the org directory)."""
+    where, params = "active = 1", []
+    if username:
+        like = "%" + username.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where += " AND (username LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\')"
+        params += [like, like]
+    (total,) = store.db.execute(f"SELECT count(*) FROM users WHERE {where}", params).fetchone()
+    rows = store.db.query(f"SELECT {_PUBLIC}, department_id FROM users WHERE {where} ORDER BY username LIMIT ? OFFSET ?",
+                          [*params, limit, offset])
+    return [u for u in (_user(r) for r in rows) if u], int(total)
 
 
 def list_users(store: ServerStore) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ VISIT_FIELDS = ("id", "customer_id", "contact_id", "method", "content", "visited
 
 User = Mapping[str, Any]
 ScopeSql = Callable[[User, str], tuple[str, list[Any]]]
+Permits = Callable[[User, str, str], bool]
 
 
 class ListArgs(Schema):
@@ -63,6 +64,10 @@ def _all_visible(user: User, entity: str) -> tuple[str, list[Any]]:
     return "1", []
 
 
+def _all_permitted(user: User, module: str, action: str) -> bool:
+    return True
+
+
 def shape(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     out = {n: row.get(n) for n in names}
     if "conflicts" in out:
@@ -79,10 +84,17 @@ def shape(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 class CrmService:
     """Customers, contacts and visits over one replica store, with scope applied. No HTTP here."""
 
-    def __init__(self, store: ReplicaStore, user: User, scope_sql: ScopeSql = _all_visible) -> None:
+    def __init__(self, store: ReplicaStore, user: User, scope_sql: ScopeSql = _all_visible,
+                 permits: Permits = _all_permitted) -> None:
         self.store = store
         self.user = user
         self.scope_sql = scope_sql
+        self.permits = permits
+
+    def require(self, module: str, action: str) -> None:
+        """``Forbidden`` unless the user holds ``module.action`` (the server checks; the client defers to sync)."""
+        if not self.permits(self.user, module, action):
+            raise Forbidden(f"You lack the permission {module}.{action}.", code="no_permission")
 
     # ---- scope ------------------------------------------------------------------------------
     def _customer_scope(self) -> tuple[str, list[Any]]:
@@ -136,6 +148,7 @@ class CrmService:
         return {"items": items, "total": total}
 
     def create_customer(self, values: dict[str, Any]) -> dict[str, Any]:
+        self.require("customers", "edit")
         values.setdefault("owner_id", self.user["id"])
         values.setdefault("is_hot", False)
         values["created_at"] = now_iso()
@@ -143,11 +156,13 @@ class CrmService:
         return self.store.get("customer", customer_id)
 
     def update_customer(self, customer_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        self.require("customers", "edit")
         self.customer(customer_id)
         self.store.update("customer", customer_id, values, self.user["id"])
         return self.store.get("customer", customer_id)
 
     def delete_customer(self, customer_id: str) -> None:
+        self.require("customers", "edit")
         self.customer(customer_id)
         self.store.delete("customer", customer_id, self.user["id"])
 
@@ -190,11 +205,13 @@ class CrmService:
         return self._child("contact", contact_id)
 
     def create_contact(self, values: dict[str, Any]) -> dict[str, Any]:
+        self.require("contacts", "edit")
         self.customer(values["customer_id"])
         contact_id = self.store.create("contact", values, self.user["id"])
         return self.store.get("contact", contact_id)
 
     def update_contact(self, contact_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        self.require("contacts", "edit")
         row = self._child("contact", contact_id)
         if "customer_id" in values and values["customer_id"] != row["customer_id"]:
             self.customer(values["customer_id"])
@@ -202,6 +219,7 @@ class CrmService:
         return self.store.get("contact", contact_id)
 
     def delete_contact(self, contact_id: str) -> None:
+        self.require("contacts", "edit")
         self._child("contact", contact_id)
         self.store.delete("contact", contact_id, self.user["id"])
 
@@ -216,6 +234,7 @@ class CrmService:
 
     def create_visit(self, values: dict[str, Any]) -> dict[str, Any]:
         """Record a visit; a next contact time also moves the customer's, in the same transaction."""
+        self.require("visits", "edit")
         customer = self.customer(values["customer_id"])
         if values.get("contact_id"):
             contact = self._child("contact", values["contact_id"])
@@ -229,6 +248,7 @@ class CrmService:
 
     def void_visit(self, visit_id: str) -> dict[str, Any]:
         """The author may void their own visit on the day it was recorded."""
+        self.require("visits", "edit")
         visit = self.visit(visit_id)
         if visit["voided"]:
             return visit
@@ -246,12 +266,13 @@ def create_api_blueprint(
     get_store: Callable[[], ReplicaStore],
     current_user: Callable[[], User],
     scope_sql: ScopeSql | None = None,
+    permits: Permits | None = None,
 ) -> Blueprint:
     """The entity REST API; ``current_user`` raises ``Unauthorized`` when there is no valid token."""
     bp = Blueprint("crm_api", __name__, url_prefix="/api")
 
     def service() -> CrmService:
-        return CrmService(get_store(), current_user(), scope_sql or _all_visible)
+        return CrmService(get_store(), current_user(), scope_sql or _all_visible, permits or _all_permitted)
 
     def list_args() -> dict[str, Any]:
         return load(ListArgs(), request.args.to_dict())
