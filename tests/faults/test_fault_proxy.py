@@ -6,7 +6,8 @@ a client or the server is killed with SIGKILL in the middle of a sync and restar
 stop, every client syncs until quiet, and every replica must hold the same customers (same values,
 same kept conflicts) and the same visits, each created customer exactly once.
 
-The seed is printed (``FAULT_SEED=<n>`` reruns one); ``FAULT_ITERATIONS`` changes the count.
+The seed is printed (``FAULT_SEED=<n>`` reruns one, ``FAULT_SEED=random`` draws one); ``FAULT_ITERATIONS``
+changes the count (10).
 """
 from __future__ import annotations
 
@@ -61,7 +62,10 @@ class Rig:
 
 @pytest.fixture
 def seed() -> int:
-    value = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
+    # A fixed default keeps CI deterministic; FAULT_SEED=random explores (424242 found the
+    # receive_documents bug, see test_pull_page_duplicates.py).
+    raw = os.environ.get("FAULT_SEED", "1")
+    value = random.SystemRandom().randrange(1, 10**6) if raw == "random" else int(raw)
     print(f"\nFAULT_SEED={value}")
     return value
 
@@ -148,7 +152,6 @@ def test_replicas_converge_after_network_faults_and_crashes(rig: Rig, seed: int)
         for name in rng.sample(sorted(rig.apis), 2):
             statuses.append(_try_sync(rig.apis[name]))
     print(f"faults injected: {dict(rig.proxy.counts)}; crashes: {log}; sync statuses: {sorted(set(statuses))}")
-    assert 500 not in statuses, f"a sync through faults answered 500 (seed {seed})"
 
     rig.proxy.enabled = False
     for _ in range(3):
@@ -167,3 +170,4 @@ def test_replicas_converge_after_network_faults_and_crashes(rig: Rig, seed: int)
     for name, (customers, visit_rows) in snapshots.items():
         assert customers == reference_customers, f"{name} differs from the server (seed {seed})"
         assert visit_rows == reference_visits, f"{name}'s visits differ from the server (seed {seed})"
+    assert 500 not in statuses, f"a sync through faults answered 500: see the client logs (seed {seed})"
