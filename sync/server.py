@@ -66,6 +66,10 @@ def _device_report_columns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sync_devices ADD COLUMN app_version TEXT")
 
 
+class _NotYet(Exception):
+    """A pushed record's changes depend on changes the server has not received yet."""
+
+
 class ServerStore(ReplicaStore):
     """The central replica: local writes are appended to the log other replicas pull from."""
 
@@ -164,7 +168,10 @@ class SyncServer:
                 for item in msg["items"]:
                     entity = self.registry[item["entity"]]
                     if entity.kind == "document":
-                        found, kept = self._push_document(principal, entity, item)
+                        try:
+                            found, kept = self._push_document(principal, entity, item)
+                        except _NotYet:
+                            continue  # not acked: the device sends it again, after what it depends on
                         conflicts += kept
                     else:
                         found = self._push_event(principal, entity, item)
@@ -228,7 +235,7 @@ class SyncServer:
         except InvalidChanges as exc:
             raise InvalidMessage(f"Change bytes for {entity.name} {record_id} are not valid Automerge changes.") from exc
         except MissingDependencies:
-            return [self._rejection(entity.name, record_id, "record", "missing_dependencies", detail={"drop": False})], 0
+            raise _NotYet() from None  # an earlier change has not arrived (reordered delivery): keep it queued
         if not added:
             return [], 0  # a re-delivered push: already applied
         try:
@@ -570,7 +577,8 @@ class SyncServer:
                     evictions.append({"entity": entity, "record_id": record_id})
                     store.db.execute("DELETE FROM sync_device_records WHERE device_id = ? AND entity = ? AND record_id = ?", [device, entity, record_id])
                 elif (whole := wholes.get((entity, record_id))) is not None:
-                    records.append(whole)
+                    records[:] = [r for r in records if (r["entity"], r["record_id"]) != (entity, record_id)]
+                    records.append(whole)  # once per page, even if queued twice
                     holds.append((device, entity, record_id))
             self.store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", holds)
             more = len(queued) == limit

@@ -450,7 +450,10 @@ class ReplicaStore:
         """
         held: list[Mapping[str, Any]] = []
         by_entity: dict[str, list[Mapping[str, Any]]] = {}
-        for record in records:
+        unique: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for record in records:  # a page may carry one record twice (queue and log): keep the last
+            unique[(record["entity"], record["record_id"])] = record
+        for record in unique.values():
             by_entity.setdefault(record["entity"], []).append(record)
         conn = self.db.conn
         for name, group in by_entity.items():
@@ -756,6 +759,8 @@ class ReplicaStore:
 
 
 def _as_column(value: Any, is_bool: bool) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)  # conflicts, whether sent encoded or not
     return int(value) if is_bool and value is not None else value
 
 

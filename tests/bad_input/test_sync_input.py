@@ -109,7 +109,7 @@ def test_replayed_push_is_acked_and_writes_nothing(server: Flask, device: Device
         assert server_counts(server) == after_first
 
 
-def test_reordered_push_is_refused_without_writing_a_record(server: Flask, device: DeviceReplica,
+def test_reordered_push_is_not_acked_and_writes_nothing_until_its_dependency_arrives(server: Flask, device: DeviceReplica,
                                                            http: FlaskClient, server_token: dict[str, str]) -> None:
     record_id = device.store.create("customer", {**CUSTOMER, "owner_id": device.user["id"]}, device.user["id"])
     device.store.update("customer", record_id, {"phone": "0571-2"}, device.user["id"])
@@ -118,7 +118,7 @@ def test_reordered_push_is_refused_without_writing_a_record(server: Flask, devic
     before = server_counts(server)
     answer = device.push(edit)  # the edit's dependency is not on the server yet
     assert answer.status_code == 200
-    assert [r["reason"] for r in answer.get_json()["rejections"]] == ["missing_dependencies"]
+    assert answer.get_json()["acked"] == [] and answer.get_json()["rejections"] == []  # stays in the outbox
     after = server_counts(server)
     assert after["customers"] == before["customers"] and after["sync_docs"] == before["sync_docs"]
     assert device.push(create).status_code == 200
@@ -128,9 +128,6 @@ def test_reordered_push_is_refused_without_writing_a_record(server: Flask, devic
     assert seen["phone"] == "0571-2"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a push whose changes miss their dependencies is *acked* with a "
-                   "missing_dependencies rejection (sync/server.py _push_document, drop=False); the engine acks = deletes "
-                   "the outbox row, so the device holds an edit the server never gets (nothing left to push)")
 def test_reordered_delivery_through_the_engine_loses_no_edit(server: Flask, device: DeviceReplica,
                                                             http: FlaskClient, server_token: dict[str, str]) -> None:
     record_id = device.store.create("customer", {**CUSTOMER, "owner_id": device.user["id"]}, device.user["id"])

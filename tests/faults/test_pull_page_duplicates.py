@@ -9,9 +9,6 @@ from shared.schemas import REGISTRY
 from sync import ManualClock, ReplicaStore
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (sync/store.py receive_documents, commit aba4e28): the same record twice "
-                   "in one pull page is inserted twice -> sqlite3.IntegrityError UNIQUE sync_docs; the client's sync "
-                   "then fails with 500 on every retry (fault proxy seed 424242)")
 def test_the_same_whole_record_twice_in_one_page_is_stored_once(tmp_path: Path) -> None:
     source = ReplicaStore.open(str(tmp_path / "a.db"), REGISTRY, ManualClock())
     record_id = source.create("customer", {"kind": "company", "name": "杭州明达机械有限公司"}, "u1")
