@@ -102,7 +102,17 @@ def migrations_for(registry: Registry) -> Migrations:
     for entity in registry:
         if entity.search_fields:
             m(name=f"search_{entity.plural}")(_search_index(entity))
+        for index in entity.indexes:
+            m(name=f"index_{entity.plural}_{'_'.join(index)}")(_plain_index(entity, index))
     return m
+
+
+def _plain_index(entity: Entity, columns: tuple[str, ...]) -> Callable[[sqlite_utils.Database], None]:
+    def create(db: sqlite_utils.Database) -> None:
+        db[entity.table].create_index(list(columns), index_name=f"{entity.table}_{'_'.join(columns)}")  # type: ignore[union-attr]
+
+    create.__name__ = f"index_{entity.plural}_{'_'.join(columns)}"
+    return create
 
 
 def _search_index(entity: Entity) -> Callable[[sqlite_utils.Database], None]:

@@ -11,12 +11,16 @@ def build_registry() -> Registry:
     registry.register(
         "customer", "customers", "document", CustomerSchema,
         text_fields=("remark",), scope_fields=("owner_id", "deleted"), search_fields=("name", "phone", "mobile"),
+        indexes=(("updated_at",), ("owner_id",), ("next_contact_at",)),
     )
     registry.register(
         "contact", "contacts", "document", ContactSchema,
         text_fields=("remark",), parent=("customer", "customer_id"),
     )
-    registry.register("visit", "visits", "event", VisitSchema, parent=("customer", "customer_id"))
+    registry.register(
+        "visit", "visits", "event", VisitSchema, parent=("customer", "customer_id"),
+        indexes=(("customer_id", "visited_at"), ("visited_at",)),
+    )
     registry.register(
         "visit_void", "visit_voids", "event", VisitVoidSchema, parent=("customer", "customer_id")
     )

@@ -39,6 +39,7 @@ class Entity:
     parent: tuple[str, str] | None = None  # (parent entity name, field holding the parent id)
     scope_fields: tuple[str, ...] = ()  # a change to one of these may move the record between scopes
     search_fields: tuple[str, ...] = ()  # indexed for substring search (FTS5 trigram)
+    indexes: tuple[tuple[str, ...], ...] = ()  # extra indexes for how lists sort and filter
     columns: dict[str, ColumnType] = field(default_factory=dict)
 
     @property
@@ -67,6 +68,7 @@ class Registry:
         parent: tuple[str, str] | None = None,
         scope_fields: tuple[str, ...] = (),
         search_fields: tuple[str, ...] = (),
+        indexes: tuple[tuple[str, ...], ...] = (),
     ) -> Entity:
         """Declare an entity; its columns come from the schema's declared fields."""
         if name in self._entities:
@@ -87,7 +89,11 @@ class Registry:
         for sf in search_fields:
             if columns.get(sf) != "str":
                 raise ValueError(f"search field {sf!r} of {name!r} must be a string field")
-        entity = Entity(name, plural, kind, schema, text_fields, parent, scope_fields, search_fields, columns)
+        for index in indexes:
+            for column in index:
+                if column not in columns and column not in ("updated_at", "hlc"):
+                    raise ValueError(f"index column {column!r} of {name!r} is not a field")
+        entity = Entity(name, plural, kind, schema, text_fields, parent, scope_fields, search_fields, indexes, columns)
         self._entities[name] = entity
         return entity
 
