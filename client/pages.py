@@ -93,7 +93,7 @@ def _context() -> dict[str, Any]:
     user = page_user() if request.endpoint not in PUBLIC_ENDPOINTS else None
     state = sync_state(get_store()) if user else None
     return {"current_user": user, "sync": state, "FIELD_LABELS": FIELD_LABELS, "KIND_LABELS": KIND_LABELS,
-            "METHOD_LABELS": METHOD_LABELS, "ENTITY_LABELS": ENTITY_LABELS, "to_local_input": lambda v: to_local_input(v, tz())}
+            "METHOD_LABELS": METHOD_LABELS, "ENTITY_LABELS": ENTITY_LABELS, "REASON_LABELS": REASON_LABELS, "to_local_input": lambda v: to_local_input(v, tz())}
 
 
 def init_app(app: Flask) -> None:
@@ -428,3 +428,42 @@ def syncbar_sync() -> Any:
     response = make_response(render_template("_syncbar.html", sync=sync_state(get_store()), message=message, category=category))
     response.headers["HX-Trigger"] = "fb:synced"  # parts of the page that show sync state refresh themselves
     return response
+
+
+REASON_LABELS = {
+    "already_claimed": _l("Another user claimed this customer from the pool first."),
+    "out_of_scope": _l("This record is no longer yours to change; your copy was removed."),
+    "owner_not_allowed": _l("You may not give this customer to that owner."),
+    "no_permission": _l("You lack the permission for this change."),
+    "release_not_allowed": _l("You may not release this customer to the pool."),
+    "unknown_owner": _l("The new owner is not an active user."),
+}
+
+
+@bp.get("/pool")
+def pool() -> Any:
+    """Pool customers held on this device (the server arbitrates claims when they sync)."""
+    from shared.web.api import CrmService
+
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = int(current_app.config["PER_PAGE"])
+    found = CrmService(get_store(), _user()).list_customers({"q": request.args.get("q", "").strip()[:100], "page": page,
+                                                           "per_page": per_page, "pool": True})
+    pages = max(1, -(-found["total"] // per_page))
+    return render_template("pool.html", items=found["items"], total=found["total"], page=min(page, pages), pages=pages)
+
+
+@bp.post("/pool/<customer_id>/claim")
+def pool_claim(customer_id: str) -> Any:
+    from shared.web.api import CrmService
+    from shared.web.errors import ApiError, NotFound
+
+    try:
+        CrmService(get_store(), _user()).claim(customer_id)
+    except NotFound:
+        abort(404)
+    except ApiError:
+        flash(_("Someone else already owns this customer."), "error")
+    else:
+        flash(_("Claimed. The server confirms it on the next sync."), "success")
+    return redirect(url_for("pages.pool"))

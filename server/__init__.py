@@ -53,6 +53,15 @@ def _secret_key(data_dir: str) -> str:
     return key
 
 
+def _find_users(store: Any) -> Any:
+    def find(username: str | None, page: int, per_page: int) -> dict[str, Any]:
+        found, total = users.find_users(store, username, per_page, (page - 1) * per_page)
+        keys = ("id", "username", "display_name", "role", "department")
+        return {"items": [{k: u.get(k) for k in keys} for u in found], "total": total}
+
+    return find
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the server app (flaskr style: defaults, then FIELDBOOK_* env, then test_config)."""
     app = Flask(__name__)
@@ -83,5 +92,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_pages.bp)
 
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user,
-                                                scope_sql=rules.scope_sql, permits=rules.permits))
+                                                scope_sql=rules.scope_sql, permits=rules.permits,
+                                                owner_rule=rules.owner_rule(store), find_users=_find_users(store)))
     return app

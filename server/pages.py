@@ -13,9 +13,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from shared.web.api import CrmService
-from shared.web.errors import NotFound
+from shared.web.errors import ApiError, NotFound
 
 from . import rules, users
 from .auth import login_required, page_user, roles_required
@@ -87,8 +88,12 @@ def method_labels() -> dict[str, str]:
 def reason_text(reason: str) -> str:
     known = {
         "out_of_scope": _("The record is outside the user's scope."),
-        "owner_not_allowed": _("Sales reps may not give a customer to another user."),
+        "owner_not_allowed": _("The user may not give this customer to that owner."),
         "missing_dependencies": _("Earlier changes of this record are missing; the device will resend them."),
+        "already_claimed": _("Another user claimed this customer from the pool first."),
+        "no_permission": _("The user lacks the permission for this change."),
+        "release_not_allowed": _("The user may not release this customer to the pool."),
+        "unknown_owner": _("The new owner is not an active user."),
     }
     if reason in known:
         return known[reason]
@@ -105,7 +110,7 @@ def index() -> ResponseReturnValue:
 def _service() -> CrmService:
     user = page_user()
     assert user is not None
-    return CrmService(get_store(), user, rules.scope_sql, rules.permits)
+    return CrmService(get_store(), user, rules.scope_sql, rules.permits, rules.owner_rule(get_store()))
 
 
 @bp.get("/customers")
@@ -244,3 +249,71 @@ def sync_issues() -> ResponseReturnValue:
             values = detail.get("values") if isinstance(detail.get("values"), dict) else {}
             issue["record_name"] = found.get(issue["record_id"]) or values.get("name")
     return render_template("sync_issues.html", rows=rows, pager=pager, labels=field_labels(), entities=entity_labels())
+
+
+@bp.get("/pool")
+@login_required
+def pool() -> ResponseReturnValue:
+    q = request.args.get("q", "").strip()[:100]
+    size = int(current_app.config["PAGE_SIZE"])
+    page = _page_number()
+    service = _service()
+    found = service.list_customers({"q": q, "page": page, "per_page": size, "pool": True})
+    pager = _pager(found["total"], page)
+    me = page_user() or {}
+    team = sorted(users.find_users(get_store(), None, 500)[0], key=lambda u: u["display_name"])
+    assignees = [u for u in team if rules.owner_in_scope(me, u["id"]) and u["role"] != "admin"]
+    return render_template("pool.html", rows=found["items"], q=q, pager=pager, kinds=kind_labels(), assignees=assignees,
+                           can_claim=rules.can(me, "pool", "edit"), can_assign=rules.can(me, "transfer", "approve"))
+
+
+@bp.post("/pool/claim/<customer_id>")
+@login_required
+def pool_claim(customer_id: str) -> ResponseReturnValue:
+    try:
+        _service().claim(customer_id)
+    except NotFound:
+        abort(404)
+    except ApiError as exc:
+        flash(_("Someone else already owns this customer.") if exc.code == "already_claimed" else _("You may not do that."), "error")
+    else:
+        flash(_("The customer is yours now."), "success")
+    return redirect(url_for("pages.pool"))
+
+
+@bp.post("/pool/assign")
+@login_required
+def pool_assign() -> ResponseReturnValue:
+    ids = request.form.getlist("ids")
+    owner = request.form.get("owner_id", "")
+    if not ids or not owner:
+        flash(_("Select customers and a user."), "warning")
+        return redirect(url_for("pages.pool"))
+    try:
+        _service().assign(ids, owner)
+    except NotFound:
+        abort(404)
+    except ApiError:
+        flash(_("You may not do that."), "error")
+    else:
+        flash(ngettext("%(num)s customer assigned.", "%(num)s customers assigned.", len(ids)), "success")
+    return redirect(url_for("pages.pool"))
+
+
+@bp.post("/customers/<customer_id>/owner")
+@login_required
+def customer_owner(customer_id: str) -> ResponseReturnValue:
+    """Release to the pool or transfer to another user, from the customer page."""
+    owner = request.form.get("owner_id") or None
+    try:
+        if owner is None:
+            _service().release(customer_id)
+        else:
+            _service().transfer(customer_id, owner)
+    except NotFound:
+        abort(404)
+    except ApiError:
+        flash(_("You may not do that."), "error")
+    else:
+        flash(_("The owner was changed."), "success")
+    return redirect(url_for("pages.customers"))

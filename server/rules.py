@@ -26,6 +26,8 @@ from typing import Any, Mapping
 
 from sync import Principal, RecordDiff, ServerStore, Verdict, new_id
 from sync.clock import iso_from_ms
+from sync.document import RecordDocument, change_hash
+from sync.protocol import PushRequestSchema, load
 
 from . import oplog
 
@@ -170,26 +172,51 @@ class Rules:
         return Verdict.accept()
 
 
-def explain_refusals(store: ServerStore, principal: Principal, rejections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pushed_owner(store: ServerStore, record_id: str, changes: list[bytes]) -> Any:
+    """The owner the pushed changes set on top of the server's document (``...`` if unknown)."""
+    row = store.db.execute("SELECT data FROM sync_docs WHERE entity = 'customer' AND id = ?", [record_id]).fetchone()
+    if row is None:
+        return ...
+    try:
+        doc = RecordDocument.load(row[0], bytes(16))
+        doc.apply(changes, base=row[0])
+        # the device's own view (its last change), not the merge: a concurrent owner may win that
+        return doc.values([change_hash(changes[-1])]).get("owner_id")
+    except Exception:  # missing dependencies, bad bytes: the engine already answered those
+        return ...
+
+
+def explain_refusals(store: ServerStore, principal: Principal, rejections: list[dict[str, Any]],
+                     message: Any) -> list[dict[str, Any]]:
     """Field rejections ``already_claimed`` for pushed claims the scope refused whole.
 
     A rep's offline claim of a customer someone else claimed first arrives for a record that is
-    no longer in their scope, so the engine refuses it whole (``out_of_scope``) before the
-    validator sees it. The device should still learn *why*: this adds (and logs for the device)
-    a field rejection on ``owner_id`` with the reason ``already_claimed``.
+    no longer in their scope, so the engine refuses it whole (``out_of_scope``, the device drops
+    its copy) before the validator sees it. The device should still learn *why*: when the pushed
+    changes set the owner to the pusher and the server's owner is another user, this adds (and
+    logs for the device, so a lost answer still delivers it) a field rejection on ``owner_id``
+    with the reason ``already_claimed``.
     """
+    refused = {r["record_id"] for r in rejections if r.get("entity") == "customer" and r.get("reason") == "out_of_scope"}
+    if not refused:
+        return []
+    try:
+        items = load(PushRequestSchema(), message)["items"]
+    except Exception:
+        return []
     extra = []
-    for rejection in rejections:
-        detail = rejection.get("detail") if isinstance(rejection.get("detail"), dict) else {}
-        values = detail.get("values") if isinstance(detail.get("values"), dict) else {}
-        if (rejection.get("entity") != "customer" or rejection.get("reason") != "out_of_scope"
-                or values.get("owner_id") != principal.user_id):
+    for item in items:
+        record_id = item["record_id"]
+        if item["entity"] != "customer" or record_id not in refused or not item.get("changes"):
             continue
-        row = store.db.execute("SELECT owner_id FROM customers WHERE id = ?", [rejection["record_id"]]).fetchone()
+        row = store.db.execute("SELECT owner_id FROM customers WHERE id = ?", [record_id]).fetchone()
         if row is None or row[0] in (None, principal.user_id):
             continue
+        if _pushed_owner(store, record_id, item["changes"]) != principal.user_id:
+            continue
+        refused.discard(record_id)
         extra.append({
-            "id": new_id(), "entity": "customer", "record_id": rejection["record_id"], "field": "owner_id",
+            "id": new_id(), "entity": "customer", "record_id": record_id, "field": "owner_id",
             "kind": "field", "reason": "already_claimed", "detail": {"value": principal.user_id},
             "created_at": iso_from_ms(store.now_ms()),
         })
@@ -198,3 +225,16 @@ def explain_refusals(store: ServerStore, principal: Principal, rejections: list[
             for rejection in extra:
                 store.log_rejection(rejection, principal.device_id)
     return extra
+
+
+def owner_rule(store: ServerStore) -> Any:
+    """``shared.web.api``'s owner hook for the server's own writes (REST, pages): same rules, logged."""
+
+    def rule(user: Mapping[str, Any], customer_id: str, old: str | None, new: str | None, is_new: bool) -> str | None:
+        exists = Rules(store)._user_exists
+        reason = owner_change_verdict(user, old, new, is_new, exists)
+        if reason is None and not is_new:
+            oplog.record(store, user.get("id"), owner_action(user.get("id"), old, new), customer_id, {"from": old, "to": new})
+        return reason
+
+    return rule

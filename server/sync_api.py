@@ -106,9 +106,9 @@ def _refused(reason: str, principal: Principal | None = None) -> None:
                  {"reason": reason, "device": principal.device_id if principal else None, "ip": request.remote_addr})
 
 
-def _handle(principal: Principal, handler: Any) -> Any:
+def _handle(principal: Principal, handler: Any, payload: Any) -> Any:
     try:
-        return handler(principal, _json_body())
+        return handler(principal, payload)
     except Forbidden:
         _refused("device_mismatch", principal)  # a token of one device, a message naming another
         raise
@@ -142,12 +142,13 @@ def enroll() -> Response:
 @bp.post("/sync/v1/push")
 def push() -> Response:
     principal = _principal()
-    answer = _handle(principal, sync_server().handle_push)
-    answer["rejections"] += rules.explain_refusals(get_store(), principal, answer["rejections"])
+    payload = _json_body()
+    answer = _handle(principal, sync_server().handle_push, payload)
+    answer["rejections"] += rules.explain_refusals(get_store(), principal, answer["rejections"], payload)
     return _reply(answer)
 
 
 @bp.post("/sync/v1/pull")
 def pull() -> Response:
     principal = _principal()
-    return _reply(_handle(principal, sync_server().handle_pull))
+    return _reply(_handle(principal, sync_server().handle_pull, _json_body()))

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from flask import Blueprint, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from shared.schemas import REGISTRY, ContactSchema, CustomerSchema, VisitSchema
 from sync.store import RecordNotFound, ReplicaStore
 
-from .errors import ApiError, Forbidden, Invalid, MethodNotAllowed, NotFound
+from .errors import ApiError, Conflict, Forbidden, Invalid, MethodNotAllowed, NotFound, Unavailable
 
 CUSTOMER_FIELDS = ("id", "kind", "name", "level", "source", "industry", "phone", "mobile", "email", "wechat", "qq",
                    "province", "city", "address", "remark", "owner_id", "is_hot", "next_contact_at", "created_at",
@@ -27,6 +27,9 @@ VISIT_FIELDS = ("id", "customer_id", "contact_id", "method", "content", "visited
 User = Mapping[str, Any]
 ScopeSql = Callable[[User, str], tuple[str, list[Any]]]
 Permits = Callable[[User, str, str], bool]
+#: ``(user, customer_id, old_owner, new_owner, is_new) -> refusal reason or None``; runs inside the write.
+OwnerRule = Callable[[User, str, Any, Any, bool], "str | None"]
+FindUsers = Callable[[Any, int, int], dict[str, Any]]
 
 
 class ListArgs(Schema):
@@ -39,6 +42,31 @@ class ListArgs(Schema):
     customer_id = fields.String(load_default=None)
     owner_id = fields.String(load_default=None)
     due = fields.Boolean(load_default=None)
+    pool = fields.Boolean(load_default=None)
+
+
+class OwnerArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    owner_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AssignArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True, validate=validate.Length(min=1, max=500))
+    owner_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class UserArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    username = fields.String(load_default=None, validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 def now_iso() -> str:
@@ -68,6 +96,19 @@ def _all_permitted(user: User, module: str, action: str) -> bool:
     return True
 
 
+def _any_owner(user: User, customer_id: str, old: Any, new: Any, is_new: bool) -> str | None:
+    return None  # the client: the server arbitrates owner changes when they sync
+
+
+def owner_error(reason: str) -> ApiError:
+    """The API error for an owner change the rules refused."""
+    if reason == "already_claimed":
+        return Conflict("Someone else already owns this customer.", code="already_claimed")
+    if reason == "unknown_owner":
+        return Invalid("No such active user.", fields={"owner_id": ["No such active user."]})
+    return Forbidden("You may not move this customer to that owner.", code=reason)
+
+
 def shape(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     out = {n: row.get(n) for n in names}
     if "conflicts" in out:
@@ -85,11 +126,12 @@ class CrmService:
     """Customers, contacts and visits over one replica store, with scope applied. No HTTP here."""
 
     def __init__(self, store: ReplicaStore, user: User, scope_sql: ScopeSql = _all_visible,
-                 permits: Permits = _all_permitted) -> None:
+                 permits: Permits = _all_permitted, owner_rule: OwnerRule = _any_owner) -> None:
         self.store = store
         self.user = user
         self.scope_sql = scope_sql
         self.permits = permits
+        self.owner_rule = owner_rule
 
     def require(self, module: str, action: str) -> None:
         """``Forbidden`` unless the user holds ``module.action`` (the server checks; the client defers to sync)."""
@@ -131,6 +173,8 @@ class CrmService:
                 like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 clauses.append("(c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' OR c.mobile LIKE ? ESCAPE '\\')")
                 values += [like, like, like]
+        if args.get("pool"):
+            clauses.append("c.owner_id IS NULL")
         if args.get("owner_id"):
             clauses.append("c.owner_id = ?")
             values.append(args["owner_id"])
@@ -152,14 +196,61 @@ class CrmService:
         values.setdefault("owner_id", self.user["id"])
         values.setdefault("is_hot", False)
         values["created_at"] = now_iso()
-        customer_id = self.store.create("customer", values, self.user["id"])
+        with self.store.write():
+            if values["owner_id"] != self.user["id"]:
+                reason = self.owner_rule(self.user, "", None, values["owner_id"], True)
+                if reason:
+                    raise owner_error(reason)
+            customer_id = self.store.create("customer", values, self.user["id"])
         return self.store.get("customer", customer_id)
 
     def update_customer(self, customer_id: str, values: dict[str, Any]) -> dict[str, Any]:
         self.require("customers", "edit")
-        self.customer(customer_id)
-        self.store.update("customer", customer_id, values, self.user["id"])
+        with self.store.write():
+            row = self.customer(customer_id)
+            if "owner_id" in values and values["owner_id"] != row.get("owner_id"):
+                reason = self.owner_rule(self.user, customer_id, row.get("owner_id"), values["owner_id"], False)
+                if reason:
+                    raise owner_error(reason)
+            self.store.update("customer", customer_id, values, self.user["id"])
         return self.store.get("customer", customer_id)
+
+    # ---- customer pool: release, claim, transfer, assign (owner changes that sync) -----------
+    def set_owner(self, customer_id: str, owner_id: str | None) -> dict[str, Any]:
+        """Move one customer to ``owner_id`` (None: the pool), if the rules allow it."""
+        with self.store.write():
+            row = self.customer(customer_id)
+            if row.get("owner_id") != owner_id:
+                reason = self.owner_rule(self.user, customer_id, row.get("owner_id"), owner_id, False)
+                if reason:
+                    raise owner_error(reason)
+                self.store.update("customer", customer_id, {"owner_id": owner_id}, self.user["id"])
+        return self.store.get("customer", customer_id)
+
+    def release(self, customer_id: str) -> dict[str, Any]:
+        """Put a customer back into the pool."""
+        self.require("pool", "edit")
+        return self.set_owner(customer_id, None)
+
+    def claim(self, customer_id: str) -> dict[str, Any]:
+        """Take a pool customer; one that has an owner (here) is ``already_claimed``."""
+        self.require("pool", "edit")
+        with self.store.write():
+            owner = self.customer(customer_id).get("owner_id")
+            if owner not in (None, self.user["id"]):
+                raise owner_error("already_claimed")
+            return self.set_owner(customer_id, self.user["id"])
+
+    def transfer(self, customer_id: str, owner_id: str) -> dict[str, Any]:
+        """Give a customer to another user (the rules decide who may)."""
+        self.require("customers", "edit")
+        return self.set_owner(customer_id, owner_id)
+
+    def assign(self, ids: list[str], owner_id: str) -> list[dict[str, Any]]:
+        """Give many customers (e.g. from the pool) to one user, all or none."""
+        self.require("transfer", "approve")
+        with self.store.write():
+            return [self.set_owner(customer_id, owner_id) for customer_id in dict.fromkeys(ids)]
 
     def delete_customer(self, customer_id: str) -> None:
         self.require("customers", "edit")
@@ -267,12 +358,15 @@ def create_api_blueprint(
     current_user: Callable[[], User],
     scope_sql: ScopeSql | None = None,
     permits: Permits | None = None,
+    owner_rule: OwnerRule | None = None,
+    find_users: FindUsers | None = None,
 ) -> Blueprint:
     """The entity REST API; ``current_user`` raises ``Unauthorized`` when there is no valid token."""
     bp = Blueprint("crm_api", __name__, url_prefix="/api")
 
     def service() -> CrmService:
-        return CrmService(get_store(), current_user(), scope_sql or _all_visible, permits or _all_permitted)
+        return CrmService(get_store(), current_user(), scope_sql or _all_visible, permits or _all_permitted,
+                          owner_rule or _any_owner)
 
     def list_args() -> dict[str, Any]:
         return load(ListArgs(), request.args.to_dict())
@@ -287,6 +381,34 @@ def create_api_blueprint(
         svc = service()
         values = load(CustomerSchema(), json_body())
         return shape(svc.create_customer(values), CUSTOMER_FIELDS), 201
+
+    @bp.post("/customers/<record_id>/release")
+    def customers_release(record_id: str) -> Any:
+        return shape(service().release(record_id), CUSTOMER_FIELDS)
+
+    @bp.post("/customers/<record_id>/claim")
+    def customers_claim(record_id: str) -> Any:
+        return shape(service().claim(record_id), CUSTOMER_FIELDS)
+
+    @bp.post("/customers/<record_id>/transfer")
+    def customers_transfer(record_id: str) -> Any:
+        svc = service()
+        return shape(svc.transfer(record_id, load(OwnerArgs(), json_body())["owner_id"]), CUSTOMER_FIELDS)
+
+    @bp.post("/customers/assign")
+    def customers_assign() -> Any:
+        svc = service()
+        args = load(AssignArgs(), json_body())
+        rows = svc.assign(args["ids"], args["owner_id"])
+        return {"items": [shape(r, CUSTOMER_FIELDS) for r in rows], "total": len(rows)}
+
+    @bp.get("/users")
+    def users_list() -> Any:
+        current_user()
+        if find_users is None:
+            raise Unavailable("The user directory is online only: use the server.", code="online_only")
+        args = load(UserArgs(), request.args.to_dict())
+        return find_users(args["username"], args["page"], args["per_page"])
 
     @bp.get("/customers/<record_id>")
     def customers_get(record_id: str) -> Any:

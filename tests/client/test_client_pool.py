@@ -1,0 +1,51 @@
+"""The client's pool: claim offline (an ordinary owner edit queued for sync), the pool page, the
+pool API actions, and the user directory answering "online only"."""
+from __future__ import annotations
+
+from conftest import PASSWORD
+
+
+def token(app, enrolled):
+    body = app.test_client().post("/api/login", json={"username": enrolled["username"], "password": PASSWORD}).get_json()
+    return {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_pool_api_actions_queue_owner_edits(app, store, enrolled):
+    pool = store.create("customer", {"kind": "company", "name": "公海客户", "owner_id": None}, "someone")
+    pending = store.pending_count()
+    headers = token(app, enrolled)
+    client = app.test_client()
+    claimed = client.post(f"/api/customers/{pool}/claim", headers=headers)
+    assert claimed.status_code == 200 and claimed.get_json()["owner_id"] == enrolled["id"]
+    assert store.pending_count() > pending  # queued for the next sync; the server arbitrates
+    assert client.post(f"/api/customers/{pool}/release", headers=headers).get_json()["owner_id"] is None
+    moved = client.post(f"/api/customers/{pool}/transfer", json={"owner_id": "another-user"}, headers=headers)
+    assert moved.status_code == 200 and moved.get_json()["owner_id"] == "another-user"
+    taken = client.post(f"/api/customers/{pool}/claim", headers=headers)
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "already_claimed"
+    assigned = client.post("/api/customers/assign", json={"ids": [pool], "owner_id": enrolled["id"]}, headers=headers)
+    assert assigned.status_code == 200 and assigned.get_json()["items"][0]["owner_id"] == enrolled["id"]
+
+
+def test_user_directory_is_online_only(app, enrolled):
+    response = app.test_client().get("/api/users?username=li", headers=token(app, enrolled))
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "online_only"
+
+
+def test_pool_page_lists_and_claims(pages, store, enrolled):
+    pool = store.create("customer", {"kind": "company", "name": "公海客户", "owner_id": None}, "someone")
+    store.create("customer", {"kind": "company", "name": "我的客户", "owner_id": enrolled["id"]}, enrolled["id"])
+    html = pages.get("/pool").get_data(as_text=True)
+    assert "公海客户" in html and "我的客户" not in html
+    response = pages.post(f"/pool/{pool}/claim")
+    assert response.status_code == 302
+    assert store.get("customer", pool)["owner_id"] == enrolled["id"]
+    assert "公海客户" not in pages.get("/pool").get_data(as_text=True)
+
+
+def test_sync_issue_reason_is_explained(pages, store):
+    store.add_rejection({"id": "r1", "entity": "customer", "record_id": "c1", "field": "owner_id", "kind": "field",
+                         "reason": "already_claimed", "detail": None, "created_at": "2026-01-01T00:00:00+00:00"})
+    html = pages.get("/sync-issues").get_data(as_text=True)
+    assert "already_claimed" not in html
