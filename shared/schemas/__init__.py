@@ -11,7 +11,7 @@ def build_registry() -> Registry:
     registry.register(
         "customer", "customers", "document", CustomerSchema,
         text_fields=("remark",), scope_fields=("owner_id", "deleted"), search_fields=("name", "phone", "mobile"),
-        indexes=(("updated_at",), ("owner_id",), ("next_contact_at",)),
+        indexes=(("updated_at",), ("is_hot", "updated_at"), ("owner_id",), ("next_contact_at",)),
     )
     registry.register(
         "contact", "contacts", "document", ContactSchema,

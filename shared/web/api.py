@@ -267,14 +267,15 @@ class CrmService:
     # ---- contacts ---------------------------------------------------------------------------
     def list_children(self, entity: str, args: Mapping[str, Any]) -> dict[str, Any]:
         table = REGISTRY[entity].table
-        where, params = self._customer_scope()
-        clauses = [f"x.customer_id IN (SELECT id FROM customers WHERE coalesce(deleted, 0) = 0 AND ({where}))"]
-        values: list[Any] = list(params)
+        if args.get("customer_id"):
+            self.customer(args["customer_id"])  # one scope check, not a scan of every visible customer
+            clauses, values = ["x.customer_id = ?"], [args["customer_id"]]
+        else:
+            where, params = self._customer_scope()
+            clauses = [f"x.customer_id IN (SELECT id FROM customers WHERE coalesce(deleted, 0) = 0 AND ({where}))"]
+            values = list(params)
         if REGISTRY[entity].kind == "document":
             clauses.append("coalesce(x.deleted, 0) = 0")
-        if args.get("customer_id"):
-            clauses.append("x.customer_id = ?")
-            values.append(args["customer_id"])
         q = (args.get("q") or "").strip()
         if q:
             column = "name" if entity == "contact" else "content"

@@ -51,6 +51,13 @@ def enrolled(store: Any) -> dict[str, Any]:
     return USER
 
 
+@pytest.fixture
+def api_headers(app: Any, enrolled: dict[str, Any]) -> dict[str, str]:
+    """Bearer headers for the enrolled user (tests must not import conftest: the name is ambiguous)."""
+    body = app.test_client().post("/api/login", json={"username": enrolled["username"], "password": PASSWORD}).get_json()
+    return {"Authorization": f"Bearer {body['token']}"}
+
+
 class Pages:
     """A test client logged in to the pages, with the CSRF token at hand."""
 

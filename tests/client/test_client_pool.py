@@ -2,18 +2,12 @@
 pool API actions, and the user directory answering "online only"."""
 from __future__ import annotations
 
-from conftest import PASSWORD
 
 
-def token(app, enrolled):
-    body = app.test_client().post("/api/login", json={"username": enrolled["username"], "password": PASSWORD}).get_json()
-    return {"Authorization": f"Bearer {body['token']}"}
-
-
-def test_pool_api_actions_queue_owner_edits(app, store, enrolled):
+def test_pool_api_actions_queue_owner_edits(app, store, enrolled, api_headers):
     pool = store.create("customer", {"kind": "company", "name": "公海客户", "owner_id": None}, "someone")
     pending = store.pending_count()
-    headers = token(app, enrolled)
+    headers = api_headers
     client = app.test_client()
     claimed = client.post(f"/api/customers/{pool}/claim", headers=headers)
     assert claimed.status_code == 200 and claimed.get_json()["owner_id"] == enrolled["id"]
@@ -27,8 +21,8 @@ def test_pool_api_actions_queue_owner_edits(app, store, enrolled):
     assert assigned.status_code == 200 and assigned.get_json()["items"][0]["owner_id"] == enrolled["id"]
 
 
-def test_user_directory_is_online_only(app, enrolled):
-    response = app.test_client().get("/api/users?username=li", headers=token(app, enrolled))
+def test_user_directory_is_online_only(app, enrolled, api_headers):
+    response = app.test_client().get("/api/users?username=li", headers=api_headers)
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "online_only"
 
