@@ -1,4 +1,4 @@
-"""The ``fieldbook`` command: server, client, enroll, user add/move/grant/revoke, role list/grant/revoke, demo.
+"""The ``fieldbook`` command: server, client, enroll, user, role, backup, restore, reseed, demo.
 
 Argument parsing only; the work is done by ``server.cli``, ``client.cli`` and ``scripts.demo``.
 Options fall back to environment variables (``FIELDBOOK_DATA``, ``FIELDBOOK_HOST``,
@@ -72,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("--module", default=None)
         change.add_argument("--action", default=None, choices=("view", "edit", "approve"))
 
+    p = sub.add_parser("backup", help="online backup of the server database (safe while clients sync)")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--to", default=None, help="backup directory (default DATA/backups)")
+    p.add_argument("--keep", type=int, default=7, help="how many backups to keep (oldest deleted)")
+
+    p = sub.add_parser("restore", help="restore a server backup into a data directory (server stopped)")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--from", dest="source", required=True, help="backup file")
+    p.add_argument("--yes", action="store_true", help="replace an existing server database")
+
+    p = sub.add_parser("reseed", help="after a server restore: re-send everything this client holds")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--server", default=None, help="new server URL for this device")
+
     p = sub.add_parser("demo", help="server + a rep laptop + a warehouse kiosk with demo data")
     p.add_argument("--data", default=_env("DATA", "fieldbook-demo"))
     p.add_argument("--port", type=int, default=8800, help="server port; the clients use the next two")
@@ -117,6 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(change_role(args.data, args.role_command == "grant", args.role, username=args.username,
                               module=args.module, action=args.action))
+        elif args.command == "backup":
+            from server.backup import create_backup
+
+            print(f"backup written: {create_backup(args.data, args.to, args.keep)}")
+        elif args.command == "restore":
+            from server.backup import restore_backup
+
+            print(f"restored into {restore_backup(args.source, args.data, overwrite=args.yes)}; every device that"
+                  " synced after the backup must run `fieldbook reseed`")
+        elif args.command == "reseed":
+            from client import db as client_db
+            from client.reseed import reseed
+
+            done = reseed(client_db.store_for(args.data), args.server)
+            print(f"queued {done.changes} changes of {done.documents} records and {done.events} events;"
+                  " the next sync sends them")
         elif args.command == "demo":
             from scripts.demo import run_demo
 
