@@ -76,6 +76,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sync_api.init_app(app)
 
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user))
+    from .openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
 
     worker = SyncWorker(
         db.store_for(data_dir, app.config.get("CLOCK")),
