@@ -172,30 +172,40 @@ class Rules:
         return Verdict.accept()
 
 
-def _pushed_owner(store: ServerStore, record_id: str, changes: list[bytes]) -> Any:
-    """The owner the pushed changes set on top of the server's document (``...`` if unknown)."""
-    row = store.db.execute("SELECT data FROM sync_docs WHERE entity = 'customer' AND id = ?", [record_id]).fetchone()
+def _pushed_edit(store: ServerStore, record_id: str, changes: list[bytes]) -> dict[str, Any] | None:
+    """The fields the pushed changes set, with the device's values (None if unreadable)."""
+    row = store.db.execute("SELECT data, heads FROM sync_docs WHERE entity = 'customer' AND id = ?", [record_id]).fetchone()
     if row is None:
-        return ...
+        return None
     try:
         doc = RecordDocument.load(row[0], bytes(16))
+        server_heads = doc.heads()
         doc.apply(changes, base=row[0])
+        pushed = {change_hash(c) for c in changes}
+        infos = [i for i in doc.changes_since(server_heads) if i.hash in pushed] or \
+            [i for i in doc.changes_since([]) if i.hash in pushed]
+        if not infos:
+            return None
+        pushed_deps = [d for i in infos for d in i.deps if d not in pushed]
+        before = doc.values(pushed_deps) if pushed_deps else {}
         # the device's own view (its last change), not the merge: a concurrent owner may win that
-        return doc.values([change_hash(changes[-1])]).get("owner_id")
+        after = doc.values([change_hash(changes[-1])])
     except Exception:  # missing dependencies, bad bytes: the engine already answered those
-        return ...
+        return None
+    return {k: v for k, v in after.items() if not k.startswith("_") and before.get(k) != v}
 
 
 def explain_refusals(store: ServerStore, principal: Principal, rejections: list[dict[str, Any]],
                      message: Any) -> list[dict[str, Any]]:
-    """Field rejections ``already_claimed`` for pushed claims the scope refused whole.
+    """Field rejections for pushed customer edits the scope refused whole, with the pushed values.
 
-    A rep's offline claim of a customer someone else claimed first arrives for a record that is
-    no longer in their scope, so the engine refuses it whole (``out_of_scope``, the device drops
-    its copy) before the validator sees it. The device should still learn *why*: when the pushed
-    changes set the owner to the pusher and the server's owner is another user, this adds (and
-    logs for the device, so a lost answer still delivers it) a field rejection on ``owner_id``
-    with the reason ``already_claimed``.
+    An edit that arrives for a record no longer in the pusher's scope (transferred, or claimed by
+    someone else first) is refused whole by the engine (``out_of_scope``, the device drops its
+    copy) before the validator sees it. The device must still learn *why* and keep *what* it
+    could not deliver: for every field the pushed changes set, this adds (and logs for the device,
+    so a lost answer still delivers it) a field rejection whose detail holds the device's value —
+    reason ``already_claimed`` for an offline claim of a customer another user owns by now,
+    ``out_of_scope`` for any other edit.
     """
     refused = {r["record_id"] for r in rejections if r.get("entity") == "customer" and r.get("reason") == "out_of_scope"}
     if not refused:
@@ -210,16 +220,23 @@ def explain_refusals(store: ServerStore, principal: Principal, rejections: list[
         if item["entity"] != "customer" or record_id not in refused or not item.get("changes"):
             continue
         row = store.db.execute("SELECT owner_id FROM customers WHERE id = ?", [record_id]).fetchone()
-        if row is None or row[0] in (None, principal.user_id):
+        held = store.db.execute("SELECT 1 FROM sync_device_records WHERE device_id = ? AND entity = 'customer'"
+                                " AND record_id = ?", [principal.device_id, record_id]).fetchone()
+        if row is None or held is None:  # echo values only to a device that held the record (no forged probes)
             continue
-        if _pushed_owner(store, record_id, item["changes"]) != principal.user_id:
+        edit = _pushed_edit(store, record_id, item["changes"])
+        if not edit:
             continue
         refused.discard(record_id)
-        extra.append({
-            "id": new_id(), "entity": "customer", "record_id": record_id, "field": "owner_id",
-            "kind": "field", "reason": "already_claimed", "detail": {"value": principal.user_id},
-            "created_at": iso_from_ms(store.now_ms()),
-        })
+        claimed = edit.get("owner_id", ...) == principal.user_id and row[0] not in (None, principal.user_id)
+        for name, value in sorted(edit.items()):
+            if name in ("updated_at", "created_at"):
+                continue
+            extra.append({
+                "id": new_id(), "entity": "customer", "record_id": record_id, "field": name, "kind": "field",
+                "reason": "already_claimed" if claimed and name == "owner_id" else "out_of_scope",
+                "detail": {"value": value}, "created_at": iso_from_ms(store.now_ms()),
+            })
     if extra:
         with store.write():
             for rejection in extra:
