@@ -54,6 +54,7 @@ class SyncEngine:
         max_bytes: int = 1_000_000,
         pull_limit: int = 500,
         app_version: str | None = None,
+        user_id: str | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -63,6 +64,7 @@ class SyncEngine:
         self.max_bytes = max_bytes
         self.pull_limit = pull_limit
         self.app_version = app_version
+        self.user_id = user_id  # whose events this device may send again if the server lost them
 
     def run_once(self) -> SyncReport:
         """Push everything pending, then pull until the server says there is no more."""
@@ -70,7 +72,9 @@ class SyncEngine:
         report = SyncReport()
         before = self.transport.bytes_sent + self.transport.bytes_received
         self._push(report)
-        self._pull(report)
+        if self._pull(report):  # the server asked for records it lost: send them, then catch up
+            self._push(report)
+            self._pull(report)
         report.bytes = self.transport.bytes_sent + self.transport.bytes_received - before
         report.duration_ms = (time.perf_counter() - started) * 1000
         return report
@@ -124,8 +128,10 @@ class SyncEngine:
                 self.store.drop_outbox_for(rejection["entity"], rejection["record_id"])
                 self.store.evict(rejection["entity"], rejection["record_id"])
 
-    def _pull(self, report: SyncReport) -> None:
+    def _pull(self, report: SyncReport) -> bool:
+        """Pull until caught up; True if records were queued again for the server."""
         repairs = 0
+        requeued = 0
         manifest: list[list[str]] | None = None
         while True:
             pending = self.store.pending_count()
@@ -152,6 +158,8 @@ class SyncEngine:
                 broken |= not self._apply_records(answer["records"])
                 report.pulled += len(answer["records"])
                 self._take_rejections(answer["rejections"], report)
+                for ref in answer["resend"]:
+                    requeued += self.store.requeue(ref["entity"], ref["record_id"], author=self.user_id)
                 self.store.set_cursor(answer["cursor"])
             self._learn_time(answer["server_ms"])
             if answer["more"]:
@@ -162,7 +170,7 @@ class SyncEngine:
                 report.repaired += 1
                 manifest = [list(m) for m in self.store.manifest()]
                 continue
-            return
+            return requeued > 0
 
     def _apply_records(self, records: list[dict[str, Any]]) -> bool:
         """Apply a page: whole documents and events in bulk, then changes record by record."""

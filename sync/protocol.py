@@ -234,6 +234,8 @@ class PullResponseSchema(_Strict):
     more = fields.Boolean(required=True)
     checksum = fields.String(allow_none=True, load_default=None)
     server_ms = fields.Integer(required=True)
+    # records the server has never seen (restored from a backup): the device sends them again
+    resend = fields.List(fields.Nested(EvictionSchema), load_default=list)
 
 
 def check_version(theirs: str) -> None:

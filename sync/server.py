@@ -66,6 +66,11 @@ def _device_report_columns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sync_devices ADD COLUMN app_version TEXT")
 
 
+@_server_migrations(name="device_queue_sent")
+def _device_queue_sent(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE sync_devices ADD COLUMN queue_sent INTEGER NOT NULL DEFAULT 0")
+
+
 class _NotYet(Exception):
     """A pushed record's changes depend on changes the server has not received yet."""
 
@@ -442,14 +447,21 @@ class SyncServer:
         self._enqueue(device, held - visible, "evict")
         self._enqueue(device, (visible - held) | (visible & held & touched), "enter")
 
-    def _repair(self, principal: Principal, manifest: Sequence[Sequence[str]]) -> None:
-        """Queue whole records where the device's manifest differs from what it should hold."""
+    def _repair(self, principal: Principal, manifest: Sequence[Sequence[str]]) -> list[dict[str, str]]:
+        """Queue whole records where the device's manifest differs from what it should hold.
+
+        A record the server has never seen (a server restored from an older backup) is not
+        evicted: the device is asked to send it again, so the newest copy of the data survives.
+        """
         device = principal.device_id
-        theirs = {(m[0], m[1]): m[2] for m in manifest if len(m) == 3}
+        theirs = {(m[0], m[1]): m[2] for m in manifest if len(m) == 3 and m[0] in self.registry}
         visible = self.visible_set(principal)
         ours = {key: self._version(*key) for key in visible}
-        self._enqueue(device, {k for k in theirs if k not in visible}, "evict")
+        extras = {k for k in theirs if k not in visible}
+        unknown = {k for k in extras if self._version(*k) is None}
+        self._enqueue(device, extras - unknown, "evict")
         self._enqueue(device, {k for k, v in ours.items() if theirs.get(k) != v}, "enter")
+        return [{"entity": e, "record_id": i} for e, i in sorted(unknown)]
 
     def _version(self, entity: str, record_id: str) -> str | None:
         if self.registry[entity].kind == "document":
@@ -543,9 +555,15 @@ class SyncServer:
                 "UPDATE sync_devices SET pending = ?, app_version = coalesce(?, app_version) WHERE device_id = ?",
                 [msg["pending"], msg["app_version"], device],
             )
-            store.db.execute("DELETE FROM sync_device_queue WHERE device_id = ? AND seq <= ?", [device, queue_pos])
             epoch = store.scope_epoch()
-            (device_epoch,) = store.db.execute("SELECT epoch FROM sync_devices WHERE device_id = ?", [device]).fetchone()
+            device_epoch, queue_sent = store.db.execute(
+                "SELECT epoch, queue_sent FROM sync_devices WHERE device_id = ?", [device]).fetchone()
+            # only what this server sent is acknowledged: a cursor from before a restore may claim more
+            queue_pos = min(queue_pos, queue_sent)
+            store.db.execute("DELETE FROM sync_device_queue WHERE device_id = ? AND seq <= ?", [device, queue_pos])
+            if log_pos > store.log_max():
+                device_epoch = None  # a cursor past the log (restored server): re-check what it should hold
+                log_pos = store.log_max()
             rejections: list[dict[str, Any]] = []
             if device_epoch != epoch:
                 top = store.log_max()
@@ -557,8 +575,9 @@ class SyncServer:
                 )]
                 log_pos = top
                 store.db.execute("UPDATE sync_devices SET epoch = ? WHERE device_id = ?", [epoch, device])
+            resend: list[dict[str, str]] = []
             if msg["manifest"] is not None:
-                self._repair(principal, msg["manifest"])
+                resend = self._repair(principal, msg["manifest"])
             records: list[dict[str, Any]] = []
             evictions: list[dict[str, Any]] = []
             queued = store.db.execute(
@@ -581,6 +600,8 @@ class SyncServer:
                     records.append(whole)  # once per page, even if queued twice
                     holds.append((device, entity, record_id))
             self.store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", holds)
+            if queued:
+                store.db.execute("UPDATE sync_devices SET queue_sent = ? WHERE device_id = ?", [queued[-1][0], device])
             more = len(queued) == limit
             if not more:
                 log_pos, more = self._page_log(principal, log_pos, limit - len(queued), records, rejections)
@@ -590,7 +611,7 @@ class SyncServer:
         return dump(
             PullResponseSchema(),
             {"records": records, "evictions": evictions, "rejections": rejections, "cursor": f"{log_pos}:{queue_pos}",
-             "more": more, "checksum": checksum, "server_ms": store.now_ms()},
+             "more": more, "checksum": checksum, "server_ms": store.now_ms(), "resend": resend},
         )
 
     def _cached_checksum(self, device: str, key: str) -> str:

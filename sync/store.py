@@ -223,11 +223,12 @@ class ReplicaStore:
                 if self._digest != self._stored_digest:
                     self._set_meta("digest", str(self._digest))
                     self._stored_digest = self._digest
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
-                self._load_state()
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                    conn.execute("ROLLBACK")
+                self._load_state()  # the cache and digest may hold what was just rolled back
                 raise
-            conn.execute("COMMIT")
 
     def reload(self) -> None:
         """Forget cached state after the database was changed behind this store's back (tests, repair)."""
@@ -594,6 +595,28 @@ class ReplicaStore:
             ):
                 out.append({"seq": seq, "entity": entity, "record_id": record_id, "kind": kind, "key": key, "payload": payload})
         return out
+
+    def requeue(self, entity_name: str, record_id: str, author: str | None = None) -> int:
+        """Put a record's whole history back in the outbox (the server lost it); returns rows queued.
+
+        Events are queued only when ``author`` wrote them: the server attributes an event to the
+        device that pushes it, so another user's event is not this device's to send.
+        """
+        entity = self.registry.get(entity_name)
+        if entity is None:
+            return 0
+        if entity.kind == "document":
+            row = self._doc_row(entity.name, record_id)
+            if row is None:
+                return 0
+            changes = RecordDocument.load(row[0], self.actor).changes_since([])
+            self._record_local_changes(entity, record_id, changes)
+            return len(changes)
+        event = self.event_row(entity.name, record_id)
+        if event is None or author is None or event.get("author_id") != author:
+            return 0
+        self._record_local_event(entity, event)
+        return 1
 
     def ack(self, seqs: Sequence[int]) -> None:
         self.db.conn.executemany("DELETE FROM sync_outbox WHERE seq = ?", [(s,) for s in seqs])

@@ -7,8 +7,9 @@ fresh data dir and a new server starts on another port.
 
 - With ``fieldbook reseed --server NEW`` on each client, everything comes back: the restored server
   ends with every customer the old one had, with the same values, and the clients keep working.
-- Without it (the device row just re-pointed), an ordinary sync should recover too, but the engine
-  has no way to notice that the server's log is behind the device's cursor: strict xfail.
+- Without it (the device row just re-pointed), an ordinary sync recovers too: the cursor past the
+  restored log makes the server re-check the device's scope, the checksum differs, and the repair
+  asks the device to send again the records the restored server has never seen.
 """
 from __future__ import annotations
 
@@ -132,14 +133,6 @@ def test_backup_while_syncing_then_reseed_brings_everything_back(restored: Resto
     assert _customers(b)[fresh["id"]]["name"] == "恢复后的新客户"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sync engine: no reseed signal. A restored server's log is behind the device's cursor "
-    "(handle_pull pages sync_log from the device's log_pos and deletes queue rows <= its queue_pos), "
-    "and changes it acked after the backup are gone from the outbox; the pull carries no server log "
-    "identity, so the device neither re-pushes nor re-pulls. Worse, the checksum repair then evicts "
-    "from every device the records created after the backup (SyncServer._repair: in the manifest, not "
-    "visible -> evict), so they are lost everywhere. Needs e.g. a log id in the cursor and a 'reseed' "
-    "answer (re-push all, cursor reset) when it differs or when the cursor is past sync_log."))
 def test_an_ordinary_sync_after_restore_recovers_without_reseed(restored: Restored) -> None:
     for name in USERS:
         conn = sqlite3.connect(restored.cluster.clients[name].data / "client.db")

@@ -87,12 +87,6 @@ def test_a_pull_page_that_hits_a_full_disk_is_rolled_back_whole_and_the_next_syn
     assert target.recompute_digest() == writer.digest()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sync/store.py ReplicaStore.write(): SQLite rolls a transaction back by itself on SQLITE_FULL, so "
-    "conn.execute('ROLLBACK') raises 'cannot rollback - no transaction is active', which replaces the "
-    "SQLITE_FULL error and skips self._load_state(): the in-memory digest (and document cache) keep the "
-    "failed page's records, the next commit stores that wrong digest, and every later sync repairs twice "
-    "and still mismatches. Fix: ROLLBACK only if conn.in_transaction, and _load_state() in a finally."))
 def test_a_full_disk_is_reported_as_such_and_leaves_the_replica_digest_right(world: Any) -> None:
     writer, target, transport, engine = world
     error = _fill_disk_mid_pull(target, engine)

@@ -271,7 +271,8 @@ def test_missing_document_is_repaired_when_changes_for_it_arrive() -> None:
     assert snapshot(b.store) == snapshot(world.server_store)
 
 
-def test_repair_evicts_a_record_the_server_does_not_have() -> None:
+def test_repair_sends_again_a_record_the_server_does_not_have() -> None:
+    """A record the server never saw (its database restored from an older backup) is re-sent, not evicted."""
     world = World()
     a, stray = world.client("ua"), World().client("x")
     cid = a.store.create("customer", customer(), "ua")
@@ -280,9 +281,29 @@ def test_repair_evicts_a_record_the_server_does_not_have() -> None:
     with a.store.write():  # arrives without passing through the server (e.g. a restored backup)
         a.store.apply_changes("customer", ghost, [c.data for c in stray.store.document("customer", ghost).changes_since([])])
     report = a.sync()
-    assert report.repaired >= 1 and report.evicted >= 1
-    assert [r["id"] for r in a.store.rows("customer")] == [cid]
+    assert report.repaired >= 1 and report.evicted == 0
+    assert sorted(r["id"] for r in a.store.rows("customer")) == sorted([cid, ghost])
+    assert sorted(r["id"] for r in world.server_store.rows("customer")) == sorted([cid, ghost])
+    assert a.store.pending_count() == 0
     assert a.store.digest() == world.server_store.digest()
+    b = world.client("ub")
+    b.sync()
+    assert b.store.get("customer", ghost)["name"] == "Ghost"
+
+
+def test_repair_evicts_a_record_the_server_has_but_the_user_may_not_see() -> None:
+    world = World(scope=OwnerScope())
+    a, b = world.client("ua"), world.client("ub")
+    theirs = b.store.create("customer", customer("B's", owner_id="ub"), "ub")
+    b.sync()
+    mine = a.store.create("customer", customer("A's", owner_id="ua"), "ua")
+    a.sync()
+    stolen = world.server_store.document("customer", theirs).save()
+    with a.store.write():  # a copy that should never have reached this device
+        a.store.merge_document("customer", theirs, stolen)
+    report = a.sync()
+    assert report.repaired >= 1 and report.evicted >= 1
+    assert [r["id"] for r in a.store.rows("customer")] == [mine]
 
 
 # ---- protocol guards ------------------------------------------------------------------------------
