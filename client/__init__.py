@@ -64,7 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data_dir)
 
-    from . import auth, db, pages, sync_api
+    from . import auth, db, pages, plans, sync_api
     from .worker import SyncWorker
 
     db.init_app(app)
@@ -73,6 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     auth.init_app(app)
     pages.init_app(app)
+    plans.init_app(app)
     sync_api.init_app(app)
 
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Mapping
 
+from shared import policy
 from sync import RecordNotFound, ReplicaStore
 from sync.clock import Hlc, iso_from_ms
 
@@ -133,8 +134,9 @@ def delete_contact(store: ReplicaStore, contact_id: str, author: str) -> str:
 def record_visit(store: ReplicaStore, values: Mapping[str, Any], author: str) -> str:
     """Record a visit; one that sets a next contact time also sets the customer's, atomically."""
     with store.write():
-        get_live_customer(store, str(values["customer_id"]))
-        visit_id = store.add_event("visit", dict(values), author)
+        values = dict(values)
+        policy.fill_next_contact(store, get_live_customer(store, str(values["customer_id"])), values)
+        visit_id = store.add_event("visit", values, author)
         if values.get("next_contact_at"):
             store.update("customer", str(values["customer_id"]), {"next_contact_at": values["next_contact_at"]}, author)
     return visit_id

@@ -17,6 +17,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from shared import policy
 from shared.schemas import ContactSchema, CustomerSchema, VisitSchema
 from sync import RecordNotFound
 from sync.errors import SyncError, TransportUnavailable
@@ -223,7 +224,7 @@ def _customer_form(row: dict[str, Any] | None) -> Any:
     if request.method == "POST":
         values, errors = validate_form(CustomerSchema, request.form, crm.CUSTOMER_FORM_FIELDS, tz())
         if not errors and row is None and not request.form.get("confirm_duplicate"):
-            duplicates = crm.find_duplicates(store, values.get("name"), values.get("phone"), values.get("mobile"))
+            duplicates = policy.find_duplicates(store, values)  # the fields the server's policy names
         if not errors and not duplicates:
             if row is None:
                 customer_id = crm.create_customer(store, values, user["id"])

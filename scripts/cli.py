@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
     p.add_argument("--server", default=None, help="new server URL for this device")
 
+    p = sub.add_parser("recycle", help="return idle customers to the pool now (the server also runs this daily)")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--now", default=None, help="ISO 8601 time to judge idleness at (default: now)")
+
     p = sub.add_parser("demo", help="server + a rep laptop + a warehouse kiosk with demo data")
     p.add_argument("--data", default=_env("DATA", "fieldbook-demo"))
     p.add_argument("--port", type=int, default=8800, help="server port; the clients use the next two")
@@ -147,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             done = reseed(client_db.store_for(args.data), args.server)
             print(f"queued {done.changes} changes of {done.documents} records and {done.events} events;"
                   " the next sync sends them")
+        elif args.command == "recycle":
+            from server.cli import recycle
+
+            moved = recycle(args.data, args.now)
+            print("\n".join(f"{m['name']}\t{m['owner_id']}\t{m['idle_days']}" for m in moved) or "no idle customers")
         elif args.command == "demo":
             from scripts.demo import run_demo
 

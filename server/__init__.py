@@ -16,10 +16,11 @@ from flask import Flask
 
 from shared.web import init_babel, register_static
 from shared.web.api import create_api_blueprint
+from shared.web.plans import create_plans_blueprint
 from shared.web.errors import register_error_handlers
 from sync.clock import DEFAULT_MAX_SKEW_MS
 
-from . import admin_pages, auth, db, openapi, pages, rules, sync_api, users
+from . import admin_pages, auth, db, openapi, pages, policy, policy_pages, rules, sync_api, users
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": os.path.abspath("fieldbook-server-data"),
@@ -90,8 +91,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(policy_pages.bp)
+    app.register_blueprint(create_plans_blueprint(db.get_store, auth.current_user, policy_pages.server_now,
+                                                  scope_sql=rules.scope_sql, permits=rules.permits))
 
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user,
                                                 scope_sql=rules.scope_sql, permits=rules.permits,
-                                                owner_rule=rules.owner_rule(store), find_users=_find_users(store)))
+                                                owner_rule=policy.owner_rule(store), find_users=_find_users(store)))
     return app

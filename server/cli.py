@@ -23,7 +23,30 @@ def run_server(data_dir: str, host: str = "127.0.0.1", port: int = 8000, threads
         print(f"Admin login: {users.ADMIN_USERNAME} / (FIELDBOOK_ADMIN_PASSWORD)", flush=True)
     else:
         print(f"Admin login: {users.ADMIN_USERNAME} / (the password printed at first start)", flush=True)
+    from . import jobs
+
+    jobs.start(db.open_store(app.config["DATA_DIR"]), str(app.config.get("RECYCLE_AT") or "02:00"))
     waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def recycle(data_dir: str, now: str | None = None) -> list[dict[str, Any]]:
+    """Run idle customer recycling once (``now``: ISO 8601, default the present)."""
+    from datetime import datetime, timezone
+
+    from . import recycling
+
+    if now:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError as exc:
+            raise ValueError(f"--now must be ISO 8601, not {now!r}.") from exc
+    else:
+        moment = datetime.now(timezone.utc).astimezone()
+    store = _with_store(data_dir)
+    try:
+        return recycling.recycle_idle(store, moment)
+    finally:
+        db.close_store(data_dir)
 
 
 def add_user(

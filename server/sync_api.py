@@ -18,7 +18,7 @@ from sync import Principal, SyncServer
 from sync.errors import Forbidden
 from sync.clock import iso_from_ms
 
-from . import oplog, org, rules, users
+from . import oplog, org, policy, rules, users
 from .auth import public_user
 from .db import get_store
 from shared.web.errors import ApiError, Conflict, Invalid, PayloadTooLarge, Unauthorized
@@ -43,7 +43,7 @@ def sync_server() -> SyncServer:
     """The app's ``SyncServer`` (one per app, over the process-wide store)."""
     server = current_app.extensions.get("fieldbook_sync")
     if server is None:
-        server = SyncServer(get_store(), rules.Rules(get_store()), rules.RoleScope(),
+        server = SyncServer(get_store(), policy.PolicyRules(get_store()), rules.RoleScope(),
                             max_skew_ms=current_app.config["MAX_SKEW_MS"])
         current_app.extensions["fieldbook_sync"] = server
     return server

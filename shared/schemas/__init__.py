@@ -1,6 +1,7 @@
 """The product's marshmallow schemas and the entity registry built from them."""
 from __future__ import annotations
 
+from . import policy
 from .crm import ContactSchema, CustomerSchema, VisitSchema, VisitVoidSchema
 from .registry import DERIVED_FIELDS, Entity, Registry
 
@@ -24,6 +25,7 @@ def build_registry() -> Registry:
     registry.register(
         "visit_void", "visit_voids", "event", VisitVoidSchema, parent=("customer", "customer_id")
     )
+    policy.register(registry)
     return registry
 
 

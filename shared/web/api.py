@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 from flask import Blueprint, request
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from shared import policy
 from shared.schemas import REGISTRY, ContactSchema, CustomerSchema, VisitSchema
 from sync.store import RecordNotFound, ReplicaStore
 
@@ -24,6 +25,7 @@ CUSTOMER_FIELDS = ("id", "kind", "name", "level", "source", "industry", "phone",
 CONTACT_FIELDS = ("id", "customer_id", "name", "title", "phone", "mobile", "email", "wechat", "birthday", "remark", "conflicts")
 VISIT_FIELDS = ("id", "customer_id", "contact_id", "method", "content", "visited_at", "next_contact_at", "voided")
 
+MAX_PAGE = 1_000_000  # beyond it (page - 1) * per_page leaves SQLite's integers
 User = Mapping[str, Any]
 ScopeSql = Callable[[User, str], tuple[str, list[Any]]]
 Permits = Callable[[User, str, str], bool]
@@ -37,7 +39,7 @@ class ListArgs(Schema):
         unknown = EXCLUDE
 
     q = fields.String(load_default=None, validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     customer_id = fields.String(load_default=None)
     owner_id = fields.String(load_default=None)
@@ -65,7 +67,7 @@ class UserArgs(Schema):
         unknown = EXCLUDE
 
     username = fields.String(load_default=None, validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -104,6 +106,8 @@ def owner_error(reason: str) -> ApiError:
     """The API error for an owner change the rules refused."""
     if reason == "already_claimed":
         return Conflict("Someone else already owns this customer.", code="already_claimed")
+    if reason == "owner_cap_reached":
+        return Conflict("The new owner already holds as many customers as the policy allows.", code=reason)
     if reason == "unknown_owner":
         return Invalid("No such active user.", fields={"owner_id": ["No such active user."]})
     return Forbidden("You may not move this customer to that owner.", code=reason)
@@ -197,10 +201,9 @@ class CrmService:
         values.setdefault("is_hot", False)
         values["created_at"] = now_iso()
         with self.store.write():
-            if values["owner_id"] != self.user["id"]:
-                reason = self.owner_rule(self.user, "", None, values["owner_id"], True)
-                if reason:
-                    raise owner_error(reason)
+            reason = self.owner_rule(self.user, "", None, values["owner_id"], True)  # also the owner cap
+            if reason:
+                raise owner_error(reason)
             customer_id = self.store.create("customer", values, self.user["id"])
         return self.store.get("customer", customer_id)
 
@@ -332,6 +335,7 @@ class CrmService:
             contact = self._child("contact", values["contact_id"])
             if contact["customer_id"] != customer["id"]:
                 raise Invalid("The contact belongs to another customer.", fields={"contact_id": ["Not this customer's contact."]})
+        policy.fill_next_contact(self.store, customer, values)  # the level's reminder interval
         with self.store.write():
             visit_id = self.store.add_event("visit", values, self.user["id"])
             if values.get("next_contact_at"):
@@ -500,7 +504,7 @@ def openapi_spec(title: str, version: str, extra_paths: Mapping[str, Any] | None
         spec.components.schema(name, schema=schema)
     list_params = [
         {"in": "query", "name": n, "schema": s, "required": False}
-        for n, s in (("q", {"type": "string", "maxLength": 100}), ("page", {"type": "integer", "minimum": 1}),
+        for n, s in (("q", {"type": "string", "maxLength": 100}), ("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
                      ("per_page", {"type": "integer", "minimum": 1, "maximum": 200}), ("customer_id", {"type": "string"}))
     ]
     for plural, name in (("customers", "Customer"), ("contacts", "Contact"), ("visits", "Visit")):
