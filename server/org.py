@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from sync import ServerStore, new_id
 from sync.clock import iso_from_ms
 
-from . import oplog
+from . import directory, oplog
 
 MODULES: tuple[str, ...] = (
     "customers", "pool", "transfer", "contacts", "visits", "orders", "receipts", "stock",
@@ -202,6 +202,7 @@ def _refresh_user_paths(store: ServerStore) -> None:
     paths = {d["id"]: d["path"] or None for d in departments(store)}
     for user_id, dept_id in store.db.execute("SELECT id, department_id FROM users WHERE department_id IS NOT NULL").fetchall():
         store.db.execute("UPDATE users SET department = ? WHERE id = ?", [paths.get(dept_id), user_id])
+    directory.refresh(store)
 
 
 def place_user(store: ServerStore, user_id: str, department_id: str, actor: str | None = None) -> None:
@@ -213,6 +214,7 @@ def place_user(store: ServerStore, user_id: str, department_id: str, actor: str 
             raise OrgError(f"No user {user_id!r}.")
         store.db.execute("UPDATE users SET department_id = ?, department = ? WHERE id = ?", [dept["id"], dept["path"] or None, user_id])
         oplog.record(store, actor, "user_move", user_id, {"from": old[0], "to": dept["path"]})
+        directory.refresh(store, user_id)
         store.bump_scope_epoch()
 
 
@@ -347,6 +349,7 @@ def set_primary_role(store: ServerStore, user_id: str, code: str, actor: str | N
             raise OrgError("The built-in admin keeps its role.")
         store.db.execute("UPDATE users SET role = ? WHERE id = ?", [code, user_id])
         oplog.record(store, actor, "role_change", user_id, {"from": old[0], "to": code})
+        directory.refresh(store, user_id)
         store.bump_scope_epoch()
 
 

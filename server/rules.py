@@ -150,8 +150,10 @@ class Rules:
     def __call__(self, principal: Principal, diff: RecordDiff) -> Verdict:
         user = principal.info or {}
         module = ENTITY_MODULE.get(diff.entity)
-        if module is None:
-            return Verdict.refuse("no_permission")  # server-owned or unknown to the rules: nobody pushes it
+        if module is None:  # server-owned (the org directory) or unknown to the rules: nobody pushes it
+            if diff.is_new:
+                return Verdict.refuse("no_permission")
+            return Verdict(rejected_fields={c.field: "no_permission" for c in diff.changes})  # restored everywhere
         if not can(user, module, "edit"):
             if diff.is_new or diff.entity != "customer":
                 return Verdict.refuse("no_permission")

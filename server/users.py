@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from sync import ServerStore, SyncServer, new_id
 from sync.clock import iso_from_ms
 
-from . import org
+from . import directory, org
 
 #: Role codes of the organisation (CLI and API use exactly these).
 ROLES: tuple[str, ...] = (
@@ -88,6 +88,7 @@ def create_user(
             [user_id, username, display_name or username, generate_password_hash(password), role, dept["path"] or None,
              dept["id"], lang, _now(store)],
         )
+        directory.refresh(store, user_id)
     user = get_user(store, user_id)
     assert user is not None
     return user

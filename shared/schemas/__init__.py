@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import policy
+from . import org
 from .crm import ContactSchema, CustomerSchema, VisitSchema, VisitVoidSchema
 from .registry import DERIVED_FIELDS, Entity, Registry
 
@@ -26,6 +27,7 @@ def build_registry() -> Registry:
         "visit_void", "visit_voids", "event", VisitVoidSchema, parent=("customer", "customer_id")
     )
     policy.register(registry)
+    org.register(registry)
     return registry
 
 

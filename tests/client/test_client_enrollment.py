@@ -69,7 +69,8 @@ def test_enroll_page_against_real_server(live_server, app, store):
     app.extensions["fieldbook_worker"]._first.join(timeout=30)
     assert db.get_device(store) is not None
     page = client.get("/enroll/progress").get_data(as_text=True)
-    assert 'data-state="done"' in page and "3 records received" in page and "hx-trigger" not in page.split('id="first-sync"')[1]
+    directory = server_store.db.execute("SELECT count(*) FROM directory_users").fetchone()[0]  # the org directory
+    assert 'data-state="done"' in page and f"{3 + directory} records received" in page and "hx-trigger" not in page.split('id="first-sync"')[1]
     assert client.get("/customers").status_code == 200  # logged in by the enrollment
     assert "公海客户0" in client.get("/customers").get_data(as_text=True)
 

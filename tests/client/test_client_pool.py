@@ -1,5 +1,5 @@
 """The client's pool: claim offline (an ordinary owner edit queued for sync), the pool page, the
-pool API actions, and the user directory answering "online only"."""
+pool API actions, and the user directory answered offline from the replicated org directory."""
 from __future__ import annotations
 
 
@@ -21,10 +21,18 @@ def test_pool_api_actions_queue_owner_edits(app, store, enrolled, api_headers):
     assert assigned.status_code == 200 and assigned.get_json()["items"][0]["owner_id"] == enrolled["id"]
 
 
-def test_user_directory_is_online_only(app, enrolled, api_headers):
+def test_user_directory_answers_offline_from_the_replicated_directory(app, store, enrolled, api_headers):
+    for user_id, username, name, active in (("u-li", "lina", "李娜", True), ("u-wei", "wei", "王伟", True),
+                                            ("u-old", "liold", "离职", False)):
+        store.create("directory_user", {"user_id": user_id, "username": username, "display_name": name,
+                                        "role": "sales_rep", "department_path": "Sales/East", "active": active},
+                     "server", record_id=user_id)
     response = app.test_client().get("/api/users?username=li", headers=api_headers)
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "online_only"
+    assert response.status_code == 200
+    assert response.get_json() == {"total": 1, "items": [
+        {"id": "u-li", "username": "lina", "display_name": "李娜", "role": "sales_rep", "department": "Sales/East"}]}
+    assert app.test_client().get("/api/users?username=王", headers=api_headers).get_json()["items"][0]["id"] == "u-wei"
+    assert app.test_client().get("/api/users").status_code == 401
 
 
 def test_pool_page_lists_and_claims(pages, store, enrolled):
