@@ -1,8 +1,7 @@
 """The product's marshmallow schemas and the entity registry built from them."""
 from __future__ import annotations
 
-from . import policy
-from . import org
+from . import org, policy
 from .crm import ContactSchema, CustomerSchema, VisitSchema, VisitVoidSchema
 from .registry import DERIVED_FIELDS, Entity, Registry
 
