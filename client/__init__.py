@@ -7,12 +7,12 @@ imports ``server`` (shared code lives in ``sync`` and ``shared``).
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import timedelta
 from typing import Any, Mapping
 
 from flask import Flask
 
+from shared.web.security import secret_key
 from shared.web import init_babel, register_static
 from shared.web.api import create_api_blueprint
 from shared.web.errors import register_error_handlers
@@ -33,23 +33,6 @@ DEFAULTS: dict[str, Any] = {
 
 
 
-def _secret_key(data_dir: str) -> str:
-    """Read the session key kept in DATA_DIR, creating it on first start."""
-    path = os.path.join(data_dir, "secret_key")
-    try:
-        with open(path, encoding="ascii") as f:
-            key = f.read().strip()
-        if key:
-            return key
-    except FileNotFoundError:
-        pass
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key)
-    return key
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the client app (see the module docstring for the configuration order)."""
     app = Flask(__name__)
@@ -62,7 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DATA_DIR"] = data_dir
     os.makedirs(data_dir, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(data_dir)
+        app.config["SECRET_KEY"] = secret_key(data_dir)
 
     from . import auth, db, pages, plans, sync_api
     from .worker import SyncWorker

@@ -7,7 +7,6 @@ Password checks run against ``local_users`` only: the server is never asked.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from typing import Any
 
@@ -17,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from werkzeug.security import check_password_hash
 
 from shared.web.errors import Forbidden, Invalid, Unauthorized
+from shared.web.security import bearer_token, csrf_ok, csrf_token
 from sync import ReplicaStore
 from sync.clock import iso_from_ms
 
@@ -25,8 +25,6 @@ from .db import get_store
 bp = Blueprint("auth", __name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 
 _USER_COLUMNS = "id, username, display_name, role, department"
 
@@ -72,18 +70,12 @@ def user_for_token(store: ReplicaStore, token: str) -> dict[str, Any] | None:
 
 
 # ---- request helpers -------------------------------------------------------------------------
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def current_user() -> dict[str, Any]:
     """The API caller (bearer token, else the page session); raises ``Unauthorized``."""
     if "fb_user" in g:
         return g.fb_user
     store = get_store()
-    token = _bearer()
+    token = bearer_token()
     user = None
     if token is not None:
         user = user_for_token(store, token)
@@ -115,22 +107,13 @@ def login_session(user: dict[str, Any]) -> None:
     session.permanent = True
 
 
-def csrf_token() -> str:
-    token = session.get(CSRF_FIELD)
-    if not token:
-        token = session[CSRF_FIELD] = secrets.token_urlsafe(24)
-    return str(token)
-
-
 def _check_csrf() -> None:
     """Unsafe requests authenticated by the session cookie must carry the form's CSRF token."""
-    if request.method in SAFE_METHODS or _bearer() is not None:
+    if request.method in SAFE_METHODS or bearer_token() is not None:
         return
     if request.path == "/api/login" or (request.path.startswith("/api/") and not session.get("user_id")):
         return  # no cookie authority to abuse
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    expected = session.get(CSRF_FIELD) or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    if not csrf_ok():
         if request.path.startswith("/api/"):
             raise Forbidden(_("The form has expired; reload the page and try again."), code="csrf")
         abort(400, _("The form has expired; reload the page and try again."))

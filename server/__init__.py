@@ -8,12 +8,12 @@ sync endpoints, the REST API, the OpenAPI document and the admin pages. Serve it
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import timedelta
 from typing import Any, Mapping
 
 from flask import Flask
 
+from shared.web.security import secret_key
 from shared.web import init_babel, register_static
 from shared.web.api import create_api_blueprint
 from shared.web.plans import create_plans_blueprint
@@ -37,23 +37,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _secret_key(data_dir: str) -> str:
-    """The session signing key, created once and kept (0600) in the data directory."""
-    path = os.path.join(data_dir, "secret_key")
-    try:
-        with open(path, encoding="ascii") as f:
-            key = f.read().strip()
-            if key:
-                return key
-    except FileNotFoundError:
-        pass
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key)
-    return key
-
-
 def _find_users(store: Any) -> Any:
     def find(username: str | None, page: int, per_page: int) -> dict[str, Any]:
         found, total = users.find_users(store, username, per_page, (page - 1) * per_page)
@@ -74,7 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DATA_DIR"] = data_dir
     os.makedirs(data_dir, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(data_dir)
+        app.config["SECRET_KEY"] = secret_key(data_dir)
 
     store = db.init_app(app)
     admin_password = app.config.get("ADMIN_PASSWORD")

@@ -8,8 +8,6 @@ cookies, so a foreign site cannot make a browser send them.
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -21,9 +19,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 from . import oplog, org, users
 from .db import get_store
 from shared.web.errors import Invalid, Unauthorized
+from shared.web.security import bearer_token, csrf_ok, csrf_token
 
 bp = Blueprint("auth", __name__)
-_CSRF_KEY = "csrf_token"
 _CSRF_EXEMPT = ("/api/", "/sync/")
 
 
@@ -35,17 +33,11 @@ class LoginSchema(Schema):
     password = fields.String(required=True)
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 def current_user() -> dict[str, Any]:
     """The API caller from ``Authorization: Bearer``; raise ``Unauthorized`` otherwise."""
     if "api_user" in g:
         return g.api_user
-    token = _bearer()
+    token = bearer_token()
     user = users.verify_token(get_store(), token) if token else None
     if user is None:
         raise Unauthorized("Log in first: send Authorization: Bearer <token> from POST /api/login.")
@@ -179,20 +171,10 @@ def logout() -> ResponseReturnValue:
 
 
 # ---- CSRF -------------------------------------------------------------------------------------
-def csrf_token() -> str:
-    """This session's CSRF token (created on first use)."""
-    token = session.get(_CSRF_KEY)
-    if not token:
-        token = session[_CSRF_KEY] = secrets.token_urlsafe(32)
-    return str(token)
-
-
 def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith(_CSRF_EXEMPT):
         return
-    sent = request.form.get(_CSRF_KEY) or request.headers.get("X-CSRF-Token") or ""
-    expected = session.get(_CSRF_KEY) or ""
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not csrf_ok():
         abort(400, description=_("The form has expired. Reload the page and try again."))
 
 
