@@ -54,24 +54,6 @@ def search_customers(store: ReplicaStore, q: str = "", page: int = 1, per_page: 
     return rows, total
 
 
-def find_duplicates(store: ReplicaStore, name: str | None, phone: str | None, mobile: str | None,
-                    exclude_id: str | None = None) -> list[dict[str, Any]]:
-    """Live customers with the same name, phone or mobile (the local duplicate check)."""
-    clauses, params = [], []
-    for column, value in (("name", name), ("phone", phone), ("mobile", mobile)):
-        value = (value or "").strip()
-        if value:
-            clauses.append(f"trim({column}) = ?")
-            params.append(value)
-    if not clauses:
-        return []
-    sql = f"SELECT * FROM customers WHERE coalesce(deleted, 0) = 0 AND ({' OR '.join(clauses)})"
-    if exclude_id:
-        sql += " AND id != ?"
-        params.append(exclude_id)
-    return list(store.db.query(sql + " ORDER BY name LIMIT 20", params))
-
-
 def create_customer(store: ReplicaStore, values: Mapping[str, Any], author: str) -> str:
     """Create a customer owned by its author unless an owner is given."""
     full = {"owner_id": author, "created_at": iso_from_ms(store.now_ms()), **values}
