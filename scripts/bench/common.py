@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import platform
 import random
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import requests
+
+from scripts.processes import Proc, fieldbook_cmd, free_port, process_env
 
 ADMIN_PASSWORD = "admin-bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -31,67 +29,13 @@ def machine() -> dict[str, Any]:
     return {"python": platform.python_version(), "cpus": os.cpu_count()}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fieldbook_cmd(*args: str) -> list[str]:
-    script = Path(sys.executable).parent / "fieldbook"
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "scripts.cli", *args]
-
-
 def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "FIELDBOOK_ADMIN_PASSWORD": ADMIN_PASSWORD, "FIELDBOOK_SYNC_INTERVAL": "3600",
-            "PYTHONUNBUFFERED": "1", **extra}
+    return process_env(FIELDBOOK_ADMIN_PASSWORD=ADMIN_PASSWORD, **extra)
 
 
-class Process:
-    """One long-running fieldbook process (``server`` or ``client``) on a loopback port."""
-
-    def __init__(self, kind: str, data: Path, log: Path, port: int | None = None, **extra_env: str) -> None:
-        self.kind, self.data, self.log = kind, data, log
-        self.port = port or free_port()
-        self.extra_env = extra_env
-        self.popen: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
-
-    def start(self, timeout: float = 60) -> Process:
-        with open(self.log, "ab") as log:
-            self.popen = subprocess.Popen(
-                fieldbook_cmd(self.kind, "--data", str(self.data), "--port", str(self.port)),
-                env=env(**self.extra_env), stdout=log, stderr=subprocess.STDOUT)
-        probe = "/api/openapi.json" if self.kind == "server" else "/api/sync/status"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                requests.get(self.url + probe, timeout=2)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.kind} did not come up on {self.url}")
-
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+def Process(kind: str, data: Path, log: Path, port: int | None = None, **extra_env: str) -> Proc:  # noqa: N802
+    """A fieldbook process for a benchmark (the admin password is the benchmark's)."""
+    return Proc(kind, data, port or free_port(), log, env={"FIELDBOOK_ADMIN_PASSWORD": ADMIN_PASSWORD, **extra_env})
 
 
 def peak_rss_kb(pid: int) -> int:

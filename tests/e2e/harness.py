@@ -1,42 +1,17 @@
-"""Real Fieldbook processes on loopback for end-to-end tests: start, stop, kill -9, restart."""
+"""End-to-end helpers: a logged-in API client and a cluster of real processes (see scripts/processes.py)."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-ADMIN_PASSWORD = "admin-e2e"
+from scripts.processes import DEFAULT_ADMIN_PASSWORD, Proc, fieldbook_cmd, free_port, process_env
 
+__all__ = ["ADMIN_PASSWORD", "Api", "Cluster", "Proc", "fieldbook_cmd", "free_port", "process_env", "run"]
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fieldbook_cmd(*args: str) -> list[str]:
-    script = Path(sys.executable).parent / "fieldbook"
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "scripts.cli", *args]
-
-
-def process_env(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **extra,
-        "FIELDBOOK_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "FIELDBOOK_SYNC_INTERVAL": "3600",  # tests sync explicitly through POST /api/sync
-        "PYTHONUNBUFFERED": "1",
-    }
+ADMIN_PASSWORD = DEFAULT_ADMIN_PASSWORD
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -44,55 +19,6 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     if done.returncode != 0:
         raise AssertionError(f"fieldbook {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
-
-
-@dataclass
-class Proc:
-    """One long-running fieldbook process (server or client) with its own data dir and port."""
-
-    kind: str
-    data: Path
-    port: int
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-    extra: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> Proc:
-        args = [self.kind, "--data", str(self.data), "--port", str(self.port), *self.extra]
-        with open(self.log, "ab") as log:
-            self.popen = subprocess.Popen(fieldbook_cmd(*args), env=process_env(**self.env), stdout=log, stderr=subprocess.STDOUT)
-        probe = "/api/openapi.json" if self.kind == "server" else "/api/sync/status"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise AssertionError(f"{self.kind} exited with {self.popen.returncode}:\n{self.log.read_text(errors='replace')[-3000:]}")
-            try:
-                requests.get(self.url + probe, timeout=1)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError(f"{self.kind} on {self.url} did not come up:\n{self.log.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        """Stop gracefully (SIGTERM), as going offline does for the server."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-    def kill9(self) -> None:
-        """Crash: SIGKILL, no cleanup."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
 
 
 class Api:
