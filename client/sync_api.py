@@ -11,14 +11,14 @@ from typing import Any
 from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
 
-from shared.web.errors import Conflict, Unavailable
+from shared.web.errors import Conflict, DiskFull, Unavailable
 from sync import ReplicaStore
 from sync.errors import TransportUnavailable
 
 from . import db
 from .auth import current_user
 from .enrollment import NotEnrolled
-from .worker import SyncWorker
+from .worker import LocalStorageFull, SyncWorker
 
 bp = Blueprint("sync_api", __name__)
 log = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ def sync_now() -> dict[str, Any]:
                           code="offline") from exc
     except NotEnrolled as exc:
         raise Conflict(_("This client is not enrolled yet."), code="not_enrolled") from exc
+    except LocalStorageFull as exc:
+        raise DiskFull(_("This device's disk is full: free some space, then sync again. Nothing was lost."),
+                       code="disk_full") from exc
 
 
 @bp.post("/api/sync")

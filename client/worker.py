@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import sqlite3
 import threading
 import weakref
 from typing import Any
@@ -51,6 +52,10 @@ def backoff_delay(failures: int) -> int:
     return int(min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX))
 
 
+class LocalStorageFull(Exception):
+    """The device's disk is full: the sync page was rolled back whole; nothing is lost."""
+
+
 def engine_options() -> dict[str, Any]:
     """Batch sizes (``FIELDBOOK_SYNC_BATCH``, ``FIELDBOOK_SYNC_PULL_LIMIT``) and this app's version."""
     try:
@@ -74,7 +79,16 @@ def run_sync(store: ReplicaStore, timeout: float = 30.0, transport: Any = None) 
         own = transport is None
         transport = transport or HttpTransport(device["server_url"], device["device_token"], timeout)
         try:
-            report = SyncEngine(store, transport, store.clock, **engine_options()).run_once().as_dict()
+            engine = SyncEngine(store, transport, store.clock, user_id=(device.get("user") or {}).get("id"), **engine_options())
+            report = engine.run_once().as_dict()
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc):
+                raise
+            try:  # recording it may fail too while the disk is full
+                db.update_sync_status(store, last_error=f"disk_full: {exc}")
+            except sqlite3.Error:
+                log.warning("sync: disk full, and the error could not be recorded")
+            raise LocalStorageFull(str(exc)) from exc
         except TransportUnavailable as exc:
             db.update_sync_status(store, online=False, last_error=str(exc))
             raise

@@ -66,6 +66,11 @@ class Invalid(ApiError):
     code = "invalid"
 
 
+class DiskFull(ApiError):
+    status = 507
+    code = "disk_full"
+
+
 class Unavailable(ApiError):
     status = 503
     code = "unavailable"
