@@ -38,7 +38,7 @@ LOG_LABELS = {
     "department_rename": _l("Department renamed"), "department_move": _l("Department moved"),
     "department_reorder": _l("Department reordered"), "department_delete": _l("Department deleted"),
     "transfer": _l("Transfer"), "assign": _l("Assign"), "claim": _l("Claim"), "release": _l("Release"),
-    "approve": _l("Approval"), "reject": _l("Rejection"), "sync_refused": _l("Refused sync"),
+    "approve": _l("Approval"), "reject": _l("Rejection"), "sync_refused": _l("Refused sync"), "api_refused": _l("Refused API call"),
 }
 
 

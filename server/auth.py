@@ -40,6 +40,8 @@ def current_user() -> dict[str, Any]:
     token = bearer_token()
     user = users.verify_token(get_store(), token) if token else None
     if user is None:
+        if token:  # a token that is not ours (forged, revoked, expired): worth an admin's eye
+            oplog.record(get_store(), None, "api_refused", f"{request.method} {request.path}", {"reason": "bad_token"})
         raise Unauthorized("Log in first: send Authorization: Bearer <token> from POST /api/login.")
     user = org.enrich(get_store(), user)  # rights are read on every request: a change applies at once
     g.api_user = user

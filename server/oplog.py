@@ -16,6 +16,7 @@ ACTIONS: tuple[str, ...] = (
     "login", "login_failed", "permission_change", "role_change", "role_member", "role_add", "role_delete",
     "user_move", "department_add", "department_rename", "department_move", "department_reorder",
     "department_delete", "transfer", "assign", "claim", "release", "approve", "reject", "sync_refused",
+    "api_refused",
 )
 
 

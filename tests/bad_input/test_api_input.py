@@ -178,9 +178,6 @@ def test_refused_attempts_are_in_the_operation_log(server: Flask, http: FlaskCli
     assert [(line["target"], line["detail"]["via"]) for line in failed] == [("lina", "api")]
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: a request with a bad bearer token is refused (401) but not "
-                   "written to the operation log: server/auth.py current_user() raises Unauthorized without calling "
-                   "oplog.record (only sync_api._principal logs refused device tokens)")
 def test_bad_bearer_token_is_in_the_operation_log(server: Flask, http: FlaskClient) -> None:
     assert_envelope(http.get("/api/customers", headers={"Authorization": "Bearer forged-token"}), 401)
     lines = _log(server)
