@@ -9,11 +9,11 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Mapping
 
 from shared import policy
+from shared.web.search import clean, customer_match
 from sync import RecordNotFound, ReplicaStore
 from sync.clock import Hlc, iso_from_ms
 
 PER_PAGE = 50
-FTS_MIN_CHARS = 3  # the trigram tokenizer needs three characters; shorter queries use LIKE
 
 CUSTOMER_FORM_FIELDS = (
     "kind", "name", "level", "source", "industry", "phone", "mobile", "email", "wechat", "qq",
@@ -27,21 +27,14 @@ class NotAllowed(Exception):
     """The rule forbids this action (the message says why)."""
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def search_customers(store: ReplicaStore, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> tuple[list[dict[str, Any]], int]:
     """One page of live customers matching ``q`` (substring of name, phone or mobile) and the total."""
-    q = (q or "").strip()
+    q = clean(q)
     where = "coalesce(c.deleted, 0) = 0"
     params: list[Any] = []
-    if len(q) >= FTS_MIN_CHARS:
-        where += " AND c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)"
-        params.append('"' + q.replace('"', '""') + '"')
-    elif q:
-        where += " AND (c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' OR c.mobile LIKE ? ESCAPE '\\')"
-        params += [_like(q)] * 3
+    if q:
+        condition, params = customer_match(q)
+        where += f" AND {condition}"
     total = int(store.db.execute(f"SELECT count(*) FROM customers c WHERE {where}", params).fetchone()[0])
     page = max(1, page)
     rows = list(store.db.query(

@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared import policy as shared_policy
 from shared.schemas.policy import DUPLICATE_FIELDS, CustomerLevelSchema
+from shared.web.search import clean, customer_match, no_control_characters
 from shared.web.errors import Invalid, Unauthorized
 
 from . import notifications, org, policy, users
@@ -87,7 +88,7 @@ class PageArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(load_default="", validate=validate.Length(max=100))
+    q = fields.String(load_default="", validate=[validate.Length(max=100), no_control_characters])
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))  # OFFSET stays in range
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -123,15 +124,11 @@ def notifications_api() -> ResponseReturnValue:
 
 def public_search(store: Any, q: str, page: int, per_page: int) -> dict[str, Any]:
     """Every live customer matching ``q`` (name, phone or mobile), list fields only."""
-    q = q.strip()
+    q = clean(q)
     where, params = "coalesce(c.deleted, 0) = 0", []
-    if len(q) >= 3:
-        where += " AND c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)"
-        params.append('"' + q.replace('"', '""') + '"')
-    elif q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where += " AND (c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' OR c.mobile LIKE ? ESCAPE '\\')"
-        params += [like, like, like]
+    if q:
+        condition, params = customer_match(q)
+        where += f" AND {condition}"
     (total,) = store.db.execute(f"SELECT count(*) FROM customers c WHERE {where}", params).fetchone()
     rows = store.db.query(
         f"SELECT c.id, c.name, c.kind, c.province, c.city, u.display_name AS owner_name, c.updated_at"

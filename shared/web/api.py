@@ -18,6 +18,7 @@ from shared.schemas import REGISTRY, ContactSchema, CustomerSchema, VisitSchema
 from sync.store import RecordNotFound, ReplicaStore
 
 from .errors import ApiError, Conflict, Forbidden, Invalid, MethodNotAllowed, NotFound, Unavailable
+from .search import clean, customer_match, no_control_characters
 
 CUSTOMER_FIELDS = ("id", "kind", "name", "level", "source", "industry", "phone", "mobile", "email", "wechat", "qq",
                    "province", "city", "address", "remark", "owner_id", "is_hot", "next_contact_at", "created_at",
@@ -38,7 +39,7 @@ class ListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    q = fields.String(load_default=None, validate=[validate.Length(max=100), no_control_characters])
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     customer_id = fields.String(load_default=None)
@@ -66,7 +67,7 @@ class UserArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    username = fields.String(load_default=None, validate=validate.Length(max=100))
+    username = fields.String(load_default=None, validate=[validate.Length(max=100), no_control_characters])
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -168,15 +169,11 @@ class CrmService:
     def list_customers(self, args: Mapping[str, Any]) -> dict[str, Any]:
         where, params = self._customer_scope()
         clauses, values = [f"coalesce(c.deleted, 0) = 0 AND ({where})"], list(params)
-        q = (args.get("q") or "").strip()
+        q = clean(args.get("q"))
         if q:
-            if len(q) >= 3 and self.store.db["customers_fts"].exists():
-                clauses.append("c.rowid IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)")
-                values.append('"' + q.replace('"', '""') + '"')
-            else:
-                like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                clauses.append("(c.name LIKE ? ESCAPE '\\' OR c.phone LIKE ? ESCAPE '\\' OR c.mobile LIKE ? ESCAPE '\\')")
-                values += [like, like, like]
+            condition, found = customer_match(q)
+            clauses.append(condition)
+            values += found
         if args.get("pool"):
             clauses.append("c.owner_id IS NULL")
         if args.get("owner_id"):

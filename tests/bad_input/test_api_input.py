@@ -182,3 +182,12 @@ def test_bad_bearer_token_is_in_the_operation_log(server: Flask, http: FlaskClie
     assert_envelope(http.get("/api/customers", headers={"Authorization": "Bearer forged-token"}), 401)
     lines = _log(server)
     assert any("/api/customers" in str(line["target"]) for line in lines), lines  # any action name will do
+
+
+def test_control_characters_in_search_are_a_422_not_a_500(http: FlaskClient, server_token: dict[str, str]) -> None:
+    """A NUL ends an FTS5 string early: it once turned a search into a 500 (found by schemathesis)."""
+    for q in ("明达\x00机械", "*Ú¼\x00x", "a\x1fb"):
+        answer = http.get("/api/customers", query_string={"q": q}, headers=server_token)
+        assert_envelope(answer, 422)
+        assert "q" in answer.get_json()["error"]["fields"]
+    assert http.get("/api/customers", query_string={"q": "明达机械"}, headers=server_token).status_code == 200
