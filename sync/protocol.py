@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -48,6 +48,7 @@ class _ItemList(fields.Field):
     """
 
     max_items = MAX_PUSH_ITEMS
+    _item: Callable[[dict[str, Any]], dict[str, Any]]  # each list says what its items are
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[dict[str, Any]]:
         if not isinstance(value, list):
@@ -65,9 +66,6 @@ class _ItemList(fields.Field):
         if errors:
             raise ValidationError(errors)
         return out
-
-    def _item(self, item: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError  # each list says what its items are
 
     @staticmethod
     def _check_keys(item: dict[str, Any], allowed: frozenset[str]) -> None:
