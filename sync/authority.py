@@ -64,3 +64,10 @@ class Validator(Protocol):
 def accept_all(principal: Principal, diff: RecordDiff) -> Verdict:
     """A validator that accepts every change (for tests and single-user setups)."""
     return Verdict.accept()
+
+
+class Effects(Protocol):
+    """What the server does after it stored an accepted record or event, inside the push's
+    transaction (assign a document number, apply an approval, post to a ledger)."""
+
+    def __call__(self, principal: Principal, entity: str, record_id: str) -> None: ...

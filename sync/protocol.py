@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .errors import IncompatibleVersion, InvalidMessage
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"  # 2.0: the sales entities (old clients cannot hold them)
 MAX_PUSH_ITEMS = 500
 MAX_CHANGES_PER_ITEM = 2000
 MAX_MANIFEST = 500_000

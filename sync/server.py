@@ -18,7 +18,7 @@ from sqlite_utils.migrations import Migrations
 
 from shared.schemas.registry import Entity, Registry
 
-from .authority import FieldChange, Principal, RecordDiff, Validator, Verdict, accept_all
+from .authority import Effects, FieldChange, Principal, RecordDiff, Validator, Verdict, accept_all
 from .clock import DEFAULT_MAX_SKEW_MS, Clock, Hlc, clamp_to_receipt, iso_from_ms
 from .document import InvalidChanges, MissingDependencies, RecordDocument, Stamp
 from .errors import Forbidden, InvalidMessage
@@ -138,8 +138,10 @@ class SyncServer:
         validator: Validator = accept_all,
         scope: Scope | None = None,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        effects: Effects | None = None,
     ) -> None:
         self.store = store
+        self.effects = effects
         self.registry = store.registry
         self.validator = validator
         self.scope = scope or Everything()
@@ -323,6 +325,8 @@ class SyncServer:
         self._hold(principal.device_id, entity.name, record_id)
         if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
             self._scope_moved = True
+        if self.effects is not None:
+            self.effects(principal, entity.name, record_id)
         return rejections, len(kept)
 
     def _refuse_unstored(self, entity: Entity, record_id: str) -> Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], int]]:
@@ -361,6 +365,8 @@ class SyncServer:
         store.put_event(entity.name, row)
         store.log_event(entity.name, row, origin)
         self._hold(principal.device_id, entity.name, event["id"])
+        if self.effects is not None:
+            self.effects(principal, entity.name, event["id"])
         return []
 
     def _judge(self, principal: Principal, entity: Entity, diff: RecordDiff) -> Verdict:
