@@ -20,7 +20,7 @@ from shared.web.plans import create_plans_blueprint
 from shared.web.errors import register_error_handlers
 from sync.clock import DEFAULT_MAX_SKEW_MS
 
-from . import admin_pages, auth, db, directory, openapi, pages, policy, policy_pages, rules, sync_api, users
+from . import admin_pages, auth, db, directory, openapi, pages, policy, policy_pages, rules, sales, sync_api, users
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": os.path.abspath("fieldbook-server-data"),
@@ -64,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     generated = users.ensure_admin(store, str(admin_password) if admin_password else None)
     app.config["GENERATED_ADMIN_PASSWORD"] = generated
     directory.refresh(store)  # backfills the replicated org directory of a database from before it
+    sales.seed_stages(store)
     if generated:
         print(f"Fieldbook: created the admin account. Login: {users.ADMIN_USERNAME} / {generated}  (shown once)", flush=True)
 

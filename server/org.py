@@ -19,8 +19,8 @@ from sync.clock import iso_from_ms
 from . import directory, oplog
 
 MODULES: tuple[str, ...] = (
-    "customers", "pool", "transfer", "contacts", "visits", "orders", "receipts", "stock",
-    "purchasing", "finance", "service", "repair", "reports", "org", "permissions", "logs",
+    "customers", "pool", "transfer", "contacts", "visits", "products", "opportunities", "quotes", "orders",
+    "receipts", "targets", "stock", "purchasing", "finance", "service", "repair", "reports", "org", "permissions", "logs",
 )
 ACTIONS: tuple[str, ...] = ("view", "edit", "approve")
 #: Roles that exist by default and can never be deleted (the manual: 销售审核, 收款审核).
@@ -49,6 +49,15 @@ DEFAULT_RIGHTS: dict[str, dict[str, tuple[str, ...]]] = {
     "sales_approval": {"orders": _VA},
     "receipt_approval": {"receipts": _VA},
 }
+#: The sales modules (products, opportunities, quotes, targets), merged into the defaults above.
+SALES_RIGHTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sales_manager": {"products": _V, "opportunities": _VE, "quotes": _VE, "targets": _VE},
+    "sales_rep": {"products": _V, "opportunities": _VE, "quotes": _VE, "targets": _V},
+    "warehouse": {"products": _V}, "purchasing": {"products": _VE},
+    "finance": {"products": _V, "quotes": _V, "targets": _V}, "admin_staff": {"products": _VE},
+}
+for _role, _rights in SALES_RIGHTS.items():
+    DEFAULT_RIGHTS[_role].update(_rights)
 
 
 class OrgError(ValueError):

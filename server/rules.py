@@ -29,12 +29,14 @@ from sync.clock import iso_from_ms
 from sync.document import RecordDocument, change_hash
 from sync.protocol import PushRequestSchema, load
 
-from . import oplog
+from . import oplog, sales
 
 SEE_ALL_CUSTOMERS = frozenset({"boss", "admin", "admin_staff", "finance"})
 POOL_ROLES = frozenset({"sales_rep", "sales_manager"})
 NO_CUSTOMERS = frozenset({"warehouse"})
 ENTITY_MODULE = {"customer": "customers", "contact": "contacts", "visit": "visits", "visit_void": "visits"}
+#: Roles that receive purchase costs (``product_cost``) besides anyone holding purchasing or finance rights.
+COST_ROLES = frozenset({"boss", "admin"})
 
 
 def can(user: Mapping[str, Any], module: str, action: str) -> bool:
@@ -100,7 +102,13 @@ class RoleScope:
         user = principal.info or {}
         if entity == "customer":
             return customer_visible(user, values)
-        return True  # no other root entity yet: reference data is for everyone
+        if entity == "product_cost":
+            return user.get("role") in COST_ROLES or can(user, "purchasing", "view") or can(user, "finance", "view")
+        if entity == "sales_target":
+            return values.get("user_id") == user.get("id") or owner_in_scope(user, values.get("user_id"))
+        if entity == "user_rights":
+            return values.get("user_id") == user.get("id")
+        return True  # reference data (products, categories, stages, levels, directory) is for everyone
 
 
 def owner_change_verdict(user: Mapping[str, Any], old: str | None, new: str | None, is_new: bool,
@@ -149,6 +157,9 @@ class Rules:
 
     def __call__(self, principal: Principal, diff: RecordDiff) -> Verdict:
         user = principal.info or {}
+        if diff.entity in sales.ENTITY_MODULE:
+            return sales.verdict(self.store, user, lambda m, a: can(user, m, a),
+                                 lambda owner: owner is not None and owner_in_scope(user, owner), diff)
         module = ENTITY_MODULE.get(diff.entity)
         if module is None:  # server-owned (the org directory) or unknown to the rules: nobody pushes it
             if diff.is_new:

@@ -15,10 +15,11 @@ from flask import Blueprint, Response, current_app, g, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from sync import Principal, SyncServer
-from sync.errors import Forbidden
+from sync.errors import Forbidden, SyncError
+from sync.protocol import PullRequestSchema, check_version, load
 from sync.clock import iso_from_ms
 
-from . import oplog, org, policy, rules, users
+from . import oplog, org, policy, rules, sales, users
 from .auth import public_user
 from .db import get_store
 from shared.web.errors import ApiError, Conflict, Invalid, PayloadTooLarge, Unauthorized
@@ -44,7 +45,7 @@ def sync_server() -> SyncServer:
     server = current_app.extensions.get("fieldbook_sync")
     if server is None:
         server = SyncServer(get_store(), policy.PolicyRules(get_store()), rules.RoleScope(),
-                            max_skew_ms=current_app.config["MAX_SKEW_MS"])
+                            max_skew_ms=current_app.config["MAX_SKEW_MS"], effects=sales.effects(get_store()))
         current_app.extensions["fieldbook_sync"] = server
     return server
 
@@ -151,4 +152,17 @@ def push() -> Response:
 @bp.post("/sync/v1/pull")
 def pull() -> Response:
     principal = _principal()
-    return _reply(_handle(principal, sync_server().handle_pull, _json_body()))
+    payload = _json_body()
+    if _well_formed_pull(principal, payload):
+        sales.refresh_rights(get_store(), principal.info)  # the device learns what its user may approve
+    return _reply(_handle(principal, sync_server().handle_pull, payload))
+
+
+def _well_formed_pull(principal: Principal, payload: Any) -> bool:
+    """Whether a pull will be served (a refused one must write nothing, not even the rights record)."""
+    try:
+        msg = load(PullRequestSchema(), payload)
+        check_version(msg["schema_version"])
+    except SyncError:
+        return False
+    return bool(msg["device_id"] == principal.device_id)

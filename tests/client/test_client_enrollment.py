@@ -70,7 +70,9 @@ def test_enroll_page_against_real_server(live_server, app, store):
     assert db.get_device(store) is not None
     page = client.get("/enroll/progress").get_data(as_text=True)
     directory = server_store.db.execute("SELECT count(*) FROM directory_users").fetchone()[0]  # the org directory
-    assert 'data-state="done"' in page and f"{3 + directory} records received" in page and "hx-trigger" not in page.split('id="first-sync"')[1]
+    stages = server_store.db.execute("SELECT count(*) FROM opportunity_stages").fetchone()[0]  # the funnel's stages
+    reference = directory + stages + 1  # + the rep's own user_rights record
+    assert stages == 6 and 'data-state="done"' in page and f"{3 + reference} records received" in page and "hx-trigger" not in page.split('id="first-sync"')[1]
     assert client.get("/customers").status_code == 200  # logged in by the enrollment
     assert "公海客户0" in client.get("/customers").get_data(as_text=True)
 

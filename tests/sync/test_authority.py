@@ -311,16 +311,16 @@ def test_incompatible_schema_version_is_refused_and_nothing_written() -> None:
     world = World()
     a = world.client("ua")
     a.store.create("customer", customer(), "ua")
-    message = {"schema_version": "2.0", "device_id": a.principal.device_id, "items": []}
+    message = {"schema_version": "3.0", "device_id": a.principal.device_id, "items": []}
     counts = server_counts(world)
     with pytest.raises(IncompatibleVersion) as info:
         world.server.handle_push(a.principal, message)
     assert info.value.status == 426 and "update" in info.value.message
     with pytest.raises(IncompatibleVersion):
-        world.server.handle_pull(a.principal, {"schema_version": "0.9", "device_id": a.principal.device_id, "cursor": ""})
+        world.server.handle_pull(a.principal, {"schema_version": "1.9", "device_id": a.principal.device_id, "cursor": ""})
     assert server_counts(world) == counts
     assert world.server_store.db.execute("SELECT count(*) FROM sync_devices").fetchone()[0] == 0
-    assert SCHEMA_VERSION.startswith("1.")
+    assert SCHEMA_VERSION.startswith("2.")
 
 
 def test_forged_device_id_is_refused() -> None:
@@ -515,11 +515,11 @@ def test_malformed_push_is_invalid_and_writes_nothing(case: str) -> None:
 
 @pytest.mark.parametrize("message", [
     {"device_id": "d", "cursor": ""},
-    {"schema_version": "1.0", "device_id": "d", "cursor": "abc"},
-    {"schema_version": "1.0", "device_id": "d", "cursor": "-1:0"},
-    {"schema_version": "1.0", "device_id": "d", "cursor": "", "limit": 0},
-    {"schema_version": "1.0", "device_id": "d", "cursor": "", "bogus": 1},
-    {"schema_version": "1.0", "device_id": "d", "cursor": 5},
+    {"schema_version": SCHEMA_VERSION, "device_id": "d", "cursor": "abc"},
+    {"schema_version": SCHEMA_VERSION, "device_id": "d", "cursor": "-1:0"},
+    {"schema_version": SCHEMA_VERSION, "device_id": "d", "cursor": "", "limit": 0},
+    {"schema_version": SCHEMA_VERSION, "device_id": "d", "cursor": "", "bogus": 1},
+    {"schema_version": SCHEMA_VERSION, "device_id": "d", "cursor": 5},
 ])
 def test_malformed_pull_is_invalid(message: dict[str, Any]) -> None:
     world = World()
