@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlite_utils
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 from sqlite_utils.migrations import Migrations
 
 from shared.schemas.registry import Entity, Registry
@@ -103,9 +103,14 @@ class ServerStore(ReplicaStore):
         )
 
     def log_changes(self, entity: str, record_id: str, changes: Sequence[Any], origin: str | None) -> None:
+        rows = [("change", entity, record_id, c.hash, c.data, origin, None) for c in changes]
+        batch = self._batch()
+        if batch is not None:  # written with the batch's documents and rows, in order
+            batch.log += rows
+            return
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin) VALUES ('change', ?, ?, ?, ?, ?)",
-            [(entity, record_id, c.hash, c.data, origin) for c in changes],
+            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin, target) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
     def log_event(self, entity: str, row: Mapping[str, Any], origin: str | None) -> None:
@@ -115,9 +120,15 @@ class ServerStore(ReplicaStore):
         )
 
     def log_rejection(self, rejection: Mapping[str, Any], target: str) -> None:
+        row = ("rejection", rejection["entity"], rejection["record_id"], rejection["id"],
+               json.dumps(dict(rejection), ensure_ascii=False).encode(), None, target)
+        batch = self._batch()
+        if batch is not None:
+            batch.log.append(row)
+            return
         self.db.execute(
-            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, target) VALUES ('rejection', ?, ?, ?, ?, ?)",
-            [rejection["entity"], rejection["record_id"], rejection["id"], json.dumps(dict(rejection), ensure_ascii=False).encode(), target],
+            "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin, target) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row,
         )
 
     def _record_local_changes(self, entity: Entity, record_id: str, changes: Sequence[Any]) -> None:
@@ -147,6 +158,7 @@ class SyncServer:
         self.scope = scope or Everything()
         self.max_skew_ms = max_skew_ms
         self._schemas: dict[str, Any] = {}
+        self._checks: dict[str, dict[str, Callable[[Any], bool]]] = {}
         self._holds: list[tuple[str, str, str]] | None = None
         self._scope_moved = False
 
@@ -169,8 +181,14 @@ class SyncServer:
         rejections: list[dict[str, Any]] = []
         conflicts = 0
         store = self.store
-        with store.write():
+        with store.write(), store.batched():  # rows, documents and log written together (see ReplicaStore.batched)
             self._holds, self._scope_moved = [], False  # written once per push (the write lock is held)
+            ids: dict[str, list[str]] = {}
+            for item in msg["items"]:
+                ids.setdefault(item["entity"], []).append(item["record_id"])
+            for name, record_ids in ids.items():
+                if self.registry[name].kind == "document":
+                    store.note_absent(name, record_ids)  # one query for the batch's new records
             try:
                 for item in msg["items"]:
                     entity = self.registry[item["entity"]]
@@ -290,9 +308,12 @@ class SyncServer:
                 resolved[name] = (doc.get(name), Stamp(now, claimed.author, claimed.site))
         if row is None and not self._visible(principal, entity, after):
             return give_up([self._rejection(entity.name, record_id, "record", "out_of_scope", detail={"drop": True, "values": after})])
-        changed = tuple(
-            FieldChange(n, before.get(n), after.get(n)) for n in sorted(set(before) | set(after)) if before.get(n) != after.get(n)
-        )
+        if before:
+            changed = tuple(
+                FieldChange(n, before.get(n), after.get(n)) for n in sorted(set(before) | set(after)) if before.get(n) != after.get(n)
+            )
+        else:  # a new record: every field it sets
+            changed = tuple(FieldChange(n, None, v) for n, v in sorted(after.items()) if v is not None)
         verdict = self._judge(principal, entity, RecordDiff(entity.name, record_id, row is None, before, changed))
         if verdict.refused:
             return give_up([self._rejection(entity.name, record_id, "record", verdict.refused, detail={"drop": row is None, "values": after})])
@@ -321,7 +342,8 @@ class SyncServer:
         store.log_changes(entity.name, record_id, server_changes, None)
         final_times = {**times, **{name: stamp.ms for name, (_, stamp) in resolved.items()}}  # stamps after resolve
         updated_ms = max(final_times.values(), default=None)
-        store._store_doc(entity, record_id, entry, doc, [c.data for c in (*new_changes, *server_changes)], updated_ms=updated_ms)
+        store._store_doc(entity, record_id, entry, doc, [c.data for c in (*new_changes, *server_changes)], updated_ms=updated_ms,
+                         values=None if server_changes else after)  # without a server change, ``after`` is current
         self._hold(principal.device_id, entity.name, record_id)
         if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
             self._scope_moved = True
@@ -369,13 +391,30 @@ class SyncServer:
             self.effects(principal, entity.name, event["id"])
         return []
 
+    def _quick_checks(self, entity: Entity) -> dict[str, Callable[[Any], bool]]:
+        """Per plain string or boolean field, a test passing exactly the values ``deserialize``
+        returns unchanged; anything it does not pass goes through ``deserialize`` (for the message)."""
+        checks = self._checks.get(entity.name)
+        if checks is None:
+            checks = self._checks[entity.name] = {}
+            for name, field in self._schema(entity).load_fields.items():
+                if type(field) is fields.String:
+                    checks[name] = _quick_string(field.validators)
+                elif type(field) is fields.Boolean and not field.validators:
+                    checks[name] = _is_bool
+        return checks
+
     def _judge(self, principal: Principal, entity: Entity, diff: RecordDiff) -> Verdict:
         """Schema-check the new values, then ask the server's rules."""
         load_fields = self._schema(entity).load_fields
+        quick = self._quick_checks(entity)
         errors: dict[str, Any] = {}
         for change in diff.changes:  # field by field: a whole-schema load per record costs 4x more
             field = load_fields.get(change.field)
             if change.new is None or field is None or change.field in entity.text_fields:
+                continue
+            check = quick.get(change.field)
+            if check is not None and check(change.new):
                 continue
             try:
                 field.deserialize(change.new)
@@ -584,7 +623,7 @@ class SyncServer:
             resend: list[dict[str, str]] = []
             if msg["manifest"] is not None:
                 resend = self._repair(principal, msg["manifest"])
-            records: list[dict[str, Any]] = []
+            page: dict[tuple[str, str], dict[str, Any]] = {}  # queue order; a record once, at its last place
             evictions: list[dict[str, Any]] = []
             queued = store.db.execute(
                 "SELECT seq, entity, record_id, action FROM sync_device_queue WHERE device_id = ? ORDER BY seq LIMIT ?",
@@ -598,14 +637,15 @@ class SyncServer:
                     store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", holds)
                     holds.clear()  # held before this eviction, in queue order
                     # the device applies a page's evictions first: an earlier entry must not outlive it
-                    records[:] = [r for r in records if (r["entity"], r["record_id"]) != (entity, record_id)]
+                    page.pop((entity, record_id), None)
                     evictions.append({"entity": entity, "record_id": record_id})
                     store.db.execute("DELETE FROM sync_device_records WHERE device_id = ? AND entity = ? AND record_id = ?", [device, entity, record_id])
                 elif (whole := wholes.get((entity, record_id))) is not None:
-                    records[:] = [r for r in records if (r["entity"], r["record_id"]) != (entity, record_id)]
-                    records.append(whole)  # once per page, even if queued twice
+                    page.pop((entity, record_id), None)
+                    page[(entity, record_id)] = whole  # once per page, even if queued twice
                     holds.append((device, entity, record_id))
             self.store.db.conn.executemany("INSERT OR IGNORE INTO sync_device_records VALUES (?, ?, ?)", holds)
+            records = list(page.values())
             if queued:
                 store.db.execute("UPDATE sync_devices SET queue_sent = ? WHERE device_id = ?", [queued[-1][0], device])
             more = len(queued) == limit
@@ -682,6 +722,25 @@ class SyncServer:
         with self.store.write():
             for table in ("sync_devices", "sync_device_records", "sync_device_queue"):
                 self.store.db.execute(f"DELETE FROM {table} WHERE device_id = ?", [device_id])
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _quick_string(validators: Sequence[Callable[[Any], Any]]) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            for validator in validators:
+                if validator(value) is False:
+                    return False
+        except ValidationError:
+            return False
+        return True
+
+    return check
 
 
 def _parse_cursor(cursor: str) -> tuple[int, int]:

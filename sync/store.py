@@ -37,6 +37,7 @@ _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int}
 
 
 _CACHE_SIZE = 2048  # documents kept loaded between writes
+_MAX_PARAMS = 999  # bound parameters per statement (SQLite's lowest compiled-in limit)
 _MAX_CHUNKS = 16  # appended change chunks before a document is saved compactly again
 
 
@@ -48,6 +49,24 @@ class _Entry:
     heads: list[str]
     data: bytes
     chunks: int
+
+
+class _Batch:
+    """Writes held back while a caller stores many records in one transaction (a push).
+
+    SQLite runs the search-index trigger of every single-row statement as its own flush of the
+    FTS5 index (about 15 µs per row); one multi-row statement per entity flushes it once. Reads
+    through ``ReplicaStore.db`` write the held rows first, so nobody sees them missing.
+    """
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], tuple[bytes, str, int]] = {}
+        self.rows: dict[str, dict[str, dict[str, Any]]] = {}  # entity -> id -> full row
+        self.log: list[tuple[Any, ...]] = []  # sync_log rows, in order (server)
+        self.absent: set[tuple[str, str]] = set()  # documents known not to be stored (see ``note_absent``)
+
+    def __bool__(self) -> bool:
+        return bool(self.docs or self.rows or self.log)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -179,7 +198,16 @@ class ReplicaStore:
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection (WAL: readers never see another thread's open transaction)."""
+        """This thread's connection (WAL: readers never see another thread's open transaction).
+
+        Writes held back by ``batched()`` are written first, so every reader sees them.
+        """
+        batch = getattr(self._local, "batch", None)
+        if batch:
+            self._flush(batch)
+        return self._db()
+
+    def _db(self) -> sqlite_utils.Database:
         if self._shared is not None:
             return self._shared
         db = getattr(self._local, "db", None)
@@ -200,13 +228,91 @@ class ReplicaStore:
 
     # ---- transactions and meta --------------------------------------------------------------
     @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Hold back document, row and log writes of whole records until the block ends or
+        something reads ``db`` (call inside ``write()``; the caller's view stays consistent)."""
+        assert self._db().conn.in_transaction, "batched() runs inside write()"
+        if getattr(self._local, "batch", None) is not None:
+            yield  # already batching
+            return
+        batch = self._local.batch = _Batch()
+        try:
+            yield
+            self._flush(batch)
+        finally:
+            self._local.batch = None
+
+    def _batch(self) -> _Batch | None:
+        return getattr(self._local, "batch", None)
+
+    def note_absent(self, entity_name: str, record_ids: Sequence[str]) -> None:
+        """Look up many documents at once inside ``batched()``, so finding a new one costs no query."""
+        batch = self._batch()
+        if batch is None:
+            return
+        conn = self._db().conn
+        for start in range(0, len(record_ids), 500):
+            chunk = [i for i in record_ids[start:start + 500] if (entity_name, i) not in self._cache and (entity_name, i) not in batch.docs]
+            if not chunk:
+                continue
+            marks = ", ".join("?" for _ in chunk)
+            stored = {i for (i,) in conn.execute(f"SELECT id FROM sync_docs WHERE entity = ? AND id IN ({marks})", [entity_name, *chunk])}
+            batch.absent.update((entity_name, i) for i in chunk if i not in stored)
+
+    def _flush(self, batch: _Batch) -> None:
+        """Write what ``batch`` holds: documents, then rows (one statement per entity and chunk), then log."""
+        conn = self._db().conn
+        if batch.docs:
+            conn.executemany(
+                "INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, heads = excluded.heads, chunks = excluded.chunks",
+                [(e, i, *v) for (e, i), v in batch.docs.items()],
+            )
+            batch.docs.clear()
+        for name, rows in batch.rows.items():
+            self._upsert_rows(self.registry[name], rows)
+        batch.rows.clear()
+        if batch.log:
+            conn.executemany(
+                "INSERT OR IGNORE INTO sync_log (kind, entity, record_id, item_key, payload, origin, target)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                batch.log,
+            )
+            batch.log.clear()
+
+    def _upsert_rows(self, entity: Entity, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write full materialized rows, many per statement (see ``_Batch``)."""
+        cols = [*entity.columns, "updated_at", "conflicts"]
+        bools = {c for c, kind in entity.columns.items() if kind == "bool"}
+        per = max(1, _MAX_PARAMS // (len(cols) + 1))
+        items = list(rows.items())
+        conn = self._db().conn
+        col_sql = ", ".join(f"[{c}]" for c in cols)
+        sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols)
+        one = f"({', '.join('?' for _ in range(len(cols) + 1))})"
+        for start in range(0, len(items), per):
+            part = items[start:start + per]
+            params: list[Any] = []
+            for record_id, row in part:
+                params.append(record_id)
+                params += [_as_column(row.get(c), c in bools) for c in cols]
+            conn.execute(
+                f"INSERT INTO [{entity.table}] (id, {col_sql}) VALUES {', '.join(one for _ in part)}"
+                f" ON CONFLICT (id) DO UPDATE SET {sets}",
+                params,
+            )
+
+    @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
         with self._lock:
-            db = self.db
+            db = self.db  # writes held by batched() are written here
             conn = db.conn
             if conn.in_transaction:
                 digest = self._digest
+                held, self._local.batch = self._batch(), None  # a nested write (effects) is not held back
+                if held is not None:
+                    held.absent.clear()  # it may store any record
                 try:
                     with db.atomic():
                         yield db
@@ -214,12 +320,17 @@ class ReplicaStore:
                     self._digest = digest
                     self._cache.clear()
                     raise
+                finally:
+                    self._local.batch = held
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if int(self._meta("digest") or 0) != self._stored_digest:
                     self._load_state()  # another process wrote records since we last looked: drop the cache
                 yield db
+                batch = self._batch()
+                if batch:
+                    self._flush(batch)
                 if self._digest != self._stored_digest:
                     self._set_meta("digest", str(self._digest))
                     self._stored_digest = self._digest
@@ -237,6 +348,11 @@ class ReplicaStore:
 
     def _load_state(self) -> None:
         """(Re)read what this object caches from the database."""
+        batch = self._batch()
+        if batch is not None:  # rolled back: what it held is gone with the transaction
+            batch.docs.clear()
+            batch.rows.clear()
+            batch.log.clear()
         self._cache.clear()
         self._stored_digest = self._digest = int(self._meta("digest") or 0)
         self._offset = int(self._meta("clock_offset_ms") or 0)
@@ -674,7 +790,12 @@ class ReplicaStore:
         if entry is not None:
             self._cache.move_to_end(key)
             return entry
-        row = self.db.execute("SELECT data, heads, chunks FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id]).fetchone()
+        batch = self._batch()
+        if batch is not None and key in batch.absent:
+            return None
+        # a document not held back reads the same from the table: no need to write the batch first
+        db = self.db if batch is not None and key in batch.docs else self._db()
+        row = db.execute("SELECT data, heads, chunks FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id]).fetchone()
         if row is None:
             return None
         entry = _Entry(RecordDocument.load(row[0], self.actor), json.loads(row[1]), row[0], row[2])
@@ -697,36 +818,47 @@ class ReplicaStore:
     def _store_doc(
         self, entity: Entity, record_id: str, entry: _Entry | None, doc: RecordDocument, chunks: Sequence[bytes],
         fields: Sequence[str] | Mapping[str, Any] | None = None, updated_ms: int | None = None,
+        values: Mapping[str, Any] | None = None, compact: bool = True,
     ) -> None:
-        """Persist a document that grew by ``chunks`` (appended, compacted now and then) and its row."""
+        """Persist a document that grew by ``chunks`` (appended, compacted now and then) and its row.
+
+        ``values``: the document's current field values when the caller has them (spares a read);
+        ``compact=False`` stores a new record's several chunks as they are instead of saving it.
+        """
         heads = doc.heads()
         if entry is None:
-            # one chunk is already compact; several raw chunks are ~3x a saved document on the wire
-            data, count = (chunks[0], 1) if len(chunks) == 1 else (doc.save(), 0)
-            self._insert_doc(entity, record_id, data, heads, count, doc)
+            if len(chunks) == 1 or not compact:
+                data, count = b"".join(chunks), len(chunks)
+            else:  # several raw chunks are ~3x a saved document on the wire
+                data, count = doc.save(), 0
+            self._put_doc(entity, record_id, data, heads, count, new=True)
+            self._xor_digest(record_digest(entity.name, record_id, ",".join(heads)))
         else:
             if entry.chunks + len(chunks) > _MAX_CHUNKS:
                 data, count = doc.save(), 0
-                self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = 0 WHERE entity = ? AND id = ?",
-                                [data, json.dumps(heads), entity.name, record_id])
             else:
                 data, count = entry.data + b"".join(chunks), entry.chunks + len(chunks)
-                self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = ? WHERE entity = ? AND id = ?",
-                                [data, json.dumps(heads), count, entity.name, record_id])
+            self._put_doc(entity, record_id, data, heads, count, new=False)
             self._xor_digest(record_digest(entity.name, record_id, ",".join(entry.heads)) ^ record_digest(entity.name, record_id, ",".join(heads)))
-            self._remember((entity.name, record_id), _Entry(doc, heads, data, count))
-        self._materialize(entity, record_id, doc, new=entry is None, fields=fields, updated_ms=updated_ms)
+        self._remember((entity.name, record_id), _Entry(doc, heads, data, count))
+        self._materialize(entity, record_id, doc, new=entry is None, fields=fields, updated_ms=updated_ms, values=values)
 
-    def _insert_doc(self, entity: Entity, record_id: str, data: bytes, heads: list[str], chunks: int, doc: RecordDocument | None) -> None:
-        self.db.execute("INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, ?)",
-                        [entity.name, record_id, data, json.dumps(heads), chunks])
-        self._xor_digest(record_digest(entity.name, record_id, ",".join(heads)))
-        if doc is not None:
-            self._remember((entity.name, record_id), _Entry(doc, heads, data, chunks))
+    def _put_doc(self, entity: Entity, record_id: str, data: bytes, heads: list[str], chunks: int, new: bool) -> None:
+        batch = self._batch()
+        if batch is not None:
+            batch.docs[(entity.name, record_id)] = (data, json.dumps(heads), chunks)
+            batch.absent.discard((entity.name, record_id))
+        elif new:
+            self.db.execute("INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, ?)",
+                            [entity.name, record_id, data, json.dumps(heads), chunks])
+        else:
+            self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = ? WHERE entity = ? AND id = ?",
+                            [data, json.dumps(heads), chunks, entity.name, record_id])
 
     def _materialize(
         self, entity: Entity, record_id: str, doc: RecordDocument, new: bool,
         fields: Sequence[str] | Mapping[str, Any] | None = None, updated_ms: int | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> None:
         """Write the record's current values to its table: all of them, or just ``fields``
         (a mapping gives the values just written, sparing reads from the document)."""
@@ -735,7 +867,8 @@ class ReplicaStore:
         elif fields is not None:
             row = {name: doc.get(name) for name in fields}
         else:
-            values = doc.values()
+            if values is None:
+                values = doc.values()
             row = {name: values.get(name) for name in entity.columns}
         if updated_ms is None:
             times = doc.stamp_times()
@@ -747,6 +880,10 @@ class ReplicaStore:
                   "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in doc.conflicts()],
                 ensure_ascii=False,
             )
+            batch = self._batch()
+            if batch is not None:  # a full row: held back and written with the batch's others
+                batch.rows.setdefault(entity.name, {})[record_id] = row
+                return
         self._write_row(entity, record_id, row, new)
 
     def _write_row(self, entity: Entity, record_id: str, row: Mapping[str, Any], new: bool) -> None:
