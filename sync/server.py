@@ -342,8 +342,10 @@ class SyncServer:
         store.log_changes(entity.name, record_id, server_changes, None)
         final_times = {**times, **{name: stamp.ms for name, (_, stamp) in resolved.items()}}  # stamps after resolve
         updated_ms = max(final_times.values(), default=None)
+        # ``after`` is current unless the server changed the record; a new record's chunks are stored
+        # as received (a save costs ~25 us, as much as the rest of the SQL work; compacted after _MAX_CHUNKS)
         store._store_doc(entity, record_id, entry, doc, [c.data for c in (*new_changes, *server_changes)], updated_ms=updated_ms,
-                         values=None if server_changes else after)  # without a server change, ``after`` is current
+                         values=None if server_changes else after, compact=False)
         self._hold(principal.device_id, entity.name, record_id)
         if entity.scope_fields and any(c.field in entity.scope_fields for c in changed):
             self._scope_moved = True
