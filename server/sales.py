@@ -230,6 +230,21 @@ def after_write(store: ServerStore, entity: str, record_id: str) -> None:
             apply_decision(store, event)
 
 
+# ---- purchase costs (server-owned, sent only to roles with cost rights) ----------------------------
+def save_product_cost(store: ServerStore, product_id: str, cost: float, author: str) -> None:
+    """Set a product's purchase cost (the ``product_cost`` record shares the product's id)."""
+    with store.write():
+        if store.db.execute("SELECT 1 FROM product_costs WHERE id = ?", [product_id]).fetchone() is None:
+            store.create("product_cost", {"product_id": product_id, "cost": cost}, author, record_id=product_id)
+        else:
+            store.update("product_cost", product_id, {"cost": cost, "deleted": False}, author)
+
+
+def product_cost(store: ServerStore, product_id: str) -> float | None:
+    row = store.db.execute("SELECT cost FROM product_costs WHERE id = ? AND coalesce(deleted, 0) = 0", [product_id]).fetchone()
+    return None if row is None else float(row[0])
+
+
 # ---- rights as devices see them -----------------------------------------------------------------
 def refresh_rights(store: ServerStore, user: Mapping[str, Any]) -> None:
     """Keep the user's ``user_rights`` record (sent only to their own devices) equal to their rights."""
@@ -296,7 +311,7 @@ def _document_verdict(store: ServerStore, diff: RecordDiff) -> Verdict:
         except (ValueError, KeyError, TypeError):
             total = None
         if total is None or total != fen(after.get("total")):
-            for name in ("lines", "total"):
+            for name in changed & {"lines", "total"}:
                 rejected.setdefault(name, "total_mismatch")
     if diff.entity == "receipt" and changed & {"allocations", "amount", "customer_id"}:
         problem = allocation_problem(store, after)

@@ -1,0 +1,157 @@
+"""Sales records arriving by sync: the server numbers them, judges workflow edits and offline
+decisions, and never sends purchase costs to a rep. Devices talk to the real server app over the
+Flask test client (HTTP framing, auth, the server's rules)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from client import sales_web as device_rights
+from server import org, sales
+from server_testkit import customer_values
+from shared.web.errors import ApiError
+from shared.web.sales_service import SalesHooks, SalesService
+
+
+def on_device(device: Any) -> SalesService:
+    """The service a device's pages use (rights from the replicated record, everything local in scope)."""
+    user = {"id": device.user["id"]}
+    return SalesService(device.store, user, SalesHooks(can=lambda u, m, a: device_rights.can(device.store, u, m, a)))
+
+
+def on_server(store: Any, user: dict[str, Any]) -> SalesService:
+    from server import sales_web
+
+    return SalesService(store, org.enrich(store, user), sales_web.hooks(store))
+
+
+@pytest.fixture
+def shop(store: Any, people: dict[str, Any], devices: Any) -> dict[str, Any]:
+    boss = on_server(store, people["boss"])
+    widget = boss.create_product({"code": "W-1", "name": "工业阀门", "price": 100.0})
+    sales.save_product_cost(store, widget["id"], 61.5, people["boss"]["id"])
+    assert sales.product_cost(store, widget["id"]) == 61.5
+    rep = devices("rep1")
+    rep.sync()
+    customer_id = rep.store.create("customer", {**customer_values(), "owner_id": rep.user["id"]}, rep.user["id"])
+    rep.sync()
+    return {"widget": widget, "rep": rep, "customer_id": customer_id}
+
+
+def _draft(device: Any, shop: dict[str, Any], quantity: float = 2) -> dict[str, Any]:
+    return on_device(device).create_order({"customer_id": shop["customer_id"], "lines": [
+        {"product_id": shop["widget"]["id"], "quantity": quantity, "unit_price": 100.0, "tax_rate": 13}]})
+
+
+def test_rep_receives_products_but_never_costs_and_cannot_approve(shop: dict[str, Any]) -> None:
+    rep = shop["rep"]
+    assert rep.store.db.execute("SELECT count(*) FROM products").fetchone()[0] == 1
+    assert rep.store.db.execute("SELECT count(*) FROM product_costs").fetchone()[0] == 0
+    assert rep.store.db.execute("SELECT count(*) FROM opportunity_stages").fetchone()[0] == 6
+    assert not device_rights.can(rep.store, {"id": rep.user["id"]}, "orders", "approve")
+    assert device_rights.can(rep.store, {"id": rep.user["id"]}, "orders", "edit")
+
+
+def test_offline_order_gets_its_final_number_when_it_syncs(store: Any, shop: dict[str, Any]) -> None:
+    rep = shop["rep"]
+    order = _draft(rep, shop)
+    assert order["number"].startswith("TMP-SO-") and not order["number_is_final"]
+    rep.sync()
+    rep.sync()
+    mine = rep.store.get("sales_order", order["id"])
+    assert mine["number_is_final"] and mine["number"].startswith("SO") and mine["number"] == store.get("sales_order", order["id"])["number"]
+
+
+def test_offline_approval_is_applied_by_the_server_and_a_stale_one_is_refused(
+        store: Any, people: dict[str, Any], devices: Any, shop: dict[str, Any]) -> None:
+    rep = shop["rep"]
+    boss_user = people["boss"]
+    manager = devices("boss", "boss laptop")
+    order = _draft(rep, shop)
+    on_device(rep).submit("sales_order", order["id"])
+    rep.sync()
+    manager.sync()
+    seen = on_device(manager).order(order["id"])
+    assert seen["status"] == "submitted" and device_rights.can(manager.store, {"id": boss_user["id"]}, "orders", "approve")
+    decided = on_device(manager).decide("sales_order", order["id"], "approve", seen["version"])
+    assert decided["status"] == "submitted" and decided["pending_decision"] == "approve"  # waits for the server
+    with pytest.raises(ApiError) as twice:
+        on_device(manager).decide("sales_order", order["id"], "reject", seen["version"], "again")
+    assert twice.value.code == "already_decided"
+    report = manager.sync()
+    assert report.rejected == 0
+    manager.sync()
+    assert store.get("sales_order", order["id"])["status"] == "approved"
+    assert on_device(manager).order(order["id"])["status"] == "approved"
+    assert on_device(manager).order(order["id"])["pending_decision"] is None
+    rep.sync()
+    assert on_device(rep).receivables()["summary"]["outstanding"] == 226.0
+
+    # a second order: the boss's stale copy is approved offline after it was rejected and changed
+    second = _draft(rep, shop, quantity=1)
+    on_device(rep).submit("sales_order", second["id"])
+    rep.sync()
+    manager.sync()
+    stale = on_device(manager).order(second["id"])
+    on_server(store, boss_user).decide("sales_order", second["id"], "reject", reason="数量不对")
+    rep.sync()
+    on_device(rep).update_order(second["id"], {"lines": [{"product_id": shop["widget"]["id"], "quantity": 5, "unit_price": 100.0}]})
+    on_device(rep).submit("sales_order", second["id"])
+    rep.sync()
+    on_device(manager).decide("sales_order", second["id"], "approve", stale["version"])
+    report = manager.sync()
+    assert report.rejected == 1
+    refused = [r for r in manager.store.rejections() if r["record_id"]]
+    assert any(r["reason"] == "changed_since_seen" for r in refused)
+    manager.sync()
+    assert store.get("sales_order", second["id"])["status"] == "submitted"
+    assert on_device(manager).order(second["id"])["total"] == 500.0
+    assert manager.store.db.execute("SELECT count(*) FROM approvals WHERE record_id = ? AND action = 'approve'",
+                                    [second["id"]]).fetchone()[0] == 0  # the refused decision is dropped
+
+
+def test_edit_of_an_approved_order_from_a_stale_device_is_rejected(
+        store: Any, people: dict[str, Any], devices: Any, shop: dict[str, Any]) -> None:
+    rep = shop["rep"]
+    phone = devices("rep1", "rep1 phone")
+    order = _draft(rep, shop)
+    rep.sync()
+    phone.sync()  # the phone holds the draft
+    on_device(rep).submit("sales_order", order["id"])
+    rep.sync()
+    on_server(store, people["boss"]).decide("sales_order", order["id"], "approve")
+    on_device(phone).update_order(order["id"], {"lines": [{"product_id": shop["widget"]["id"], "quantity": 9, "unit_price": 1.0}]})
+    report = phone.sync()
+    assert report.rejected >= 1
+    reasons = {r["field"]: r["reason"] for r in phone.store.rejections() if r["record_id"] == order["id"]}
+    assert reasons.get("lines") == "frozen" and reasons.get("total") == "frozen"
+    phone.sync()
+    for replica in (store, phone.store):
+        row = replica.get("sales_order", order["id"])
+        assert row["status"] == "approved" and row["total"] == 226.0
+    debit, credit = sales.journal_totals(store)
+    assert debit == credit == 22600
+
+
+def test_device_cannot_forge_server_fields_or_totals(store: Any, shop: dict[str, Any]) -> None:
+    rep = shop["rep"]
+    order = _draft(rep, shop)
+    rep.sync()
+    rep.store.update("sales_order", order["id"], {"status": "approved", "number": "SO-FAKE"}, rep.user["id"])
+    rep.store.update("sales_order", order["id"], {"total": 1.0}, rep.user["id"])
+    rep.sync()
+    reasons = {r["field"]: r["reason"] for r in rep.store.rejections() if r["record_id"] == order["id"]}
+    assert reasons == {"status": "invalid_transition", "number": "server_owned", "total": "total_mismatch"}
+    rep.sync()
+    row = rep.store.get("sales_order", order["id"])
+    assert row["status"] == "draft" and row["total"] == 226.0 and row["number"].startswith("SO") and row["number"] != "SO-FAKE"
+    # a forged approval event from a rep is refused whole
+    on = on_device(rep)
+    on.submit("sales_order", order["id"])
+    rep.store.add_event("approval", {"target": "sales_order", "record_id": order["id"], "customer_id": shop["customer_id"],
+                                     "action": "approve", "version": on.order(order["id"])["version"],
+                                     "acted_at": "2026-11-22T10:00:00+08:00"}, rep.user["id"])
+    rep.sync()
+    assert any(r["reason"] == "no_permission" and r["entity"] == "approval" for r in rep.store.rejections())
+    assert store.get("sales_order", order["id"])["status"] == "submitted"
