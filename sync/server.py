@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlite_utils
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 from sqlite_utils.migrations import Migrations
 
 from shared.schemas.registry import Entity, Registry
@@ -32,7 +32,7 @@ from .protocol import (
     load,
 )
 from .scope import Everything, Scope
-from .store import ReplicaStore, new_id, record_digest
+from .store import ReplicaStore, heads_list, heads_version, new_id, record_digest
 
 _server_migrations = Migrations("fieldbook-sync-server")
 
@@ -490,7 +490,7 @@ class SyncServer:
                 " AND (origin IS NULL OR origin != ?)",
                 [log_from, log_to, device],
             )
-        }
+        } if held else set()  # only held records are refreshed: a new device skips the log scan
         self._enqueue(device, held - visible, "evict")
         self._enqueue(device, (visible - held) | (visible & held & touched), "enter")
 
@@ -556,7 +556,7 @@ class SyncServer:
                         row = dict(zip(columns, values))
                         record_id = row.pop("id")
                         out[(name, record_id)] = {"entity": name, "record_id": record_id, "document": data,
-                                                  "row": row, "heads": json.loads(heads)}
+                                                  "row": row, "heads": heads_list(heads)}
                 else:
                     cursor = conn.execute(f"SELECT * FROM [{entity.table}] WHERE id IN ({marks})", chunk)
                     columns = [c[0] for c in cursor.description]
@@ -574,7 +574,7 @@ class SyncServer:
             " JOIN sync_docs d ON d.entity = r.entity AND d.id = r.record_id WHERE r.device_id = ?",
             [device_id],
         ):
-            value ^= record_digest(entity, record_id, ",".join(json.loads(heads)))
+            value ^= record_digest(entity, record_id, heads_version(heads))
         for entity in self.registry:
             if entity.kind == "event":
                 for record_id, hlc in conn.execute(
@@ -731,6 +731,16 @@ def _is_bool(value: Any) -> bool:
 
 
 def _quick_string(validators: Sequence[Callable[[Any], Any]]) -> Callable[[Any], bool]:
+    if not validators:
+        return lambda value: isinstance(value, str)
+    if len(validators) == 1 and type(validators[0]) is validate.Length and validators[0].equal is None:
+        low = validators[0].min if validators[0].min is not None else 0
+        high = validators[0].max if validators[0].max is not None else float("inf")
+        return lambda value: isinstance(value, str) and low <= len(value) <= high
+    if len(validators) == 1 and type(validators[0]) is validate.OneOf:
+        choices = frozenset(c for c in validators[0].choices if isinstance(c, str))
+        return lambda value: isinstance(value, str) and value in choices
+
     def check(value: Any) -> bool:
         if not isinstance(value, str):
             return False

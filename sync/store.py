@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import uuid
@@ -32,12 +33,13 @@ from shared.schemas.registry import Entity, Registry
 from .clock import Clock, Hlc, HybridLogicalClock, iso_from_ms
 from .document import RecordDocument, Scalar, Stamp, change_hash
 
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")
 _EVENT_KEYS = frozenset({"id", "hlc", "author_id"})
 _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int}
 
 
 _CACHE_SIZE = 2048  # documents kept loaded between writes
-_MAX_PARAMS = 999  # bound parameters per statement (SQLite's lowest compiled-in limit)
+_MAX_PARAMS = 32766  # bound parameters per statement (SQLite's default limit since 3.32; lowered to the build's)
 _MAX_CHUNKS = 16  # appended change chunks before a document is saved compactly again
 
 
@@ -88,6 +90,28 @@ class RecordNotFound(KeyError):
 def record_digest(entity: str, record_id: str, version: str) -> int:
     """The per-record contribution to a scope checksum (XOR-combined, so order does not matter)."""
     return int.from_bytes(hashlib.sha256(f"{entity}|{record_id}|{version}".encode()).digest()[:16], "big")
+
+
+def heads_json(heads: Sequence[str]) -> str:
+    """Heads (hex strings) as stored in ``sync_docs.heads``: the JSON list ``json.dumps`` writes."""
+    if all(_HEX_HASH.fullmatch(h) for h in heads):
+        return '["' + '", "'.join(heads) + '"]' if heads else "[]"
+    return json.dumps(list(heads))  # not hashes (a malformed message): stored as valid JSON anyway
+
+
+def heads_list(text: str) -> list[str]:
+    """The heads stored by ``heads_json`` (split as text: JSON decoding cost more than the rest of a pull)."""
+    if text == "[]":
+        return []
+    parts = text[2:-2].split('", "')
+    if text[:2] == '["' and text[-2:] == '"]' and all(len(p) == 64 for p in parts):
+        return parts
+    return list(json.loads(text))  # written some other way
+
+
+def heads_version(text: str) -> str:
+    """The version string of stored heads, as ``record_digest`` takes it."""
+    return ",".join(heads_list(text))
 
 
 def migrations_for(registry: Registry) -> Migrations:
@@ -300,9 +324,10 @@ class ReplicaStore:
         special = [(c, c in bools) for c in cols if c in bools or c == "conflicts"]
         plain = [c for c in cols if c not in bools and c != "conflicts"]
         order = [*plain, *(c for c, _ in special)]
-        per = max(1, _MAX_PARAMS // (len(cols) + 1))
-        items = list(rows.items())
         conn = self._db().conn
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(conn, "getlimit") else 999
+        per = max(1, min(_MAX_PARAMS, limit) // (len(cols) + 1))
+        items = list(rows.items())
         col_sql = ", ".join(f"[{c}]" for c in order)
         sets = ", ".join(f"[{c}] = excluded.[{c}]" for c in order)
         one = f"({', '.join('?' for _ in range(len(cols) + 1))})"
@@ -512,7 +537,7 @@ class ReplicaStore:
 
     def doc_heads(self, entity_name: str, record_id: str) -> list[str] | None:
         row = self._doc_row(entity_name, record_id)
-        return None if row is None else json.loads(row[1])
+        return None if row is None else heads_list(row[1])
 
     def rows(self, entity_name: str, where: str = "1", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         entity = self.registry[entity_name]
@@ -533,7 +558,7 @@ class ReplicaStore:
 
     def manifest(self) -> list[tuple[str, str, str]]:
         """Every record held, as (entity, id, version): heads for documents, HLC for events."""
-        out = [(e, i, ",".join(json.loads(h))) for e, i, h in self.db.execute("SELECT entity, id, heads FROM sync_docs")]
+        out = [(e, i, heads_version(h)) for e, i, h in self.db.execute("SELECT entity, id, heads FROM sync_docs")]
         for entity in self.registry:
             if entity.kind == "event":
                 out += [(entity.name, i, h) for i, h in self.db.execute(f"SELECT id, hlc FROM [{entity.table}]")]
@@ -572,7 +597,7 @@ class ReplicaStore:
         if row is not None and heads is not None and (entity.name, record_id) not in self._cache:
             inserted = self.db.conn.execute(
                 "INSERT OR IGNORE INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, 0)",
-                [entity.name, record_id, data, json.dumps(list(heads))],
+                [entity.name, record_id, data, heads_json(heads)],
             ).rowcount
             if inserted:  # new here: one statement for the document, one for its row
                 self._xor_digest(record_digest(entity.name, record_id, ",".join(heads)))
@@ -613,7 +638,7 @@ class ReplicaStore:
             held += [r for r in group if r["record_id"] in present]
             conn.executemany(
                 "INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, 0)",
-                [(name, r["record_id"], r["document"], json.dumps(list(r["heads"]))) for r in fresh],
+                [(name, r["record_id"], r["document"], heads_json(r["heads"])) for r in fresh],
             )
             for r in fresh:
                 self._xor_digest(record_digest(name, r["record_id"], ",".join(r["heads"])))
@@ -685,7 +710,7 @@ class ReplicaStore:
             row = self._doc_row(entity.name, record_id)
             self._cache.pop((entity.name, record_id), None)
             if row is not None:
-                self._xor_digest(record_digest(entity.name, record_id, ",".join(json.loads(row[1]))))
+                self._xor_digest(record_digest(entity.name, record_id, heads_version(row[1])))
                 self.db.execute("DELETE FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id])
         else:
             old = self.db.execute(f"SELECT hlc FROM [{entity.table}] WHERE id = ?", [record_id]).fetchone()
@@ -810,7 +835,7 @@ class ReplicaStore:
         row = db.execute("SELECT data, heads, chunks FROM sync_docs WHERE entity = ? AND id = ?", [entity.name, record_id]).fetchone()
         if row is None:
             return None
-        entry = _Entry(RecordDocument.load(row[0], self.actor), json.loads(row[1]), row[0], row[2])
+        entry = _Entry(RecordDocument.load(row[0], self.actor), heads_list(row[1]), row[0], row[2])
         self._remember(key, entry)
         return entry
 
@@ -858,14 +883,14 @@ class ReplicaStore:
     def _put_doc(self, entity: Entity, record_id: str, data: bytes, heads: list[str], chunks: int, new: bool) -> None:
         batch = self._batch()
         if batch is not None:
-            batch.docs[(entity.name, record_id)] = (data, json.dumps(heads), chunks)
+            batch.docs[(entity.name, record_id)] = (data, heads_json(heads), chunks)
             batch.absent.discard((entity.name, record_id))
         elif new:
             self.db.execute("INSERT INTO sync_docs (entity, id, data, heads, chunks) VALUES (?, ?, ?, ?, ?)",
-                            [entity.name, record_id, data, json.dumps(heads), chunks])
+                            [entity.name, record_id, data, heads_json(heads), chunks])
         else:
             self.db.execute("UPDATE sync_docs SET data = ?, heads = ?, chunks = ? WHERE entity = ? AND id = ?",
-                            [data, json.dumps(heads), chunks, entity.name, record_id])
+                            [data, heads_json(heads), chunks, entity.name, record_id])
 
     def _materialize(
         self, entity: Entity, record_id: str, doc: RecordDocument, new: bool,
