@@ -8,8 +8,8 @@ pull it and the former owner's device evicts the customer. Each owner gets one n
 customer (``idle_recycled``).
 
 Exemptions are pluggable: ``EXEMPTIONS`` holds predicates ``(store, customer_row, now) -> bool``.
-It is empty because opportunities and orders do not exist yet; the modules that add them append
-"has an open opportunity" and "has a recent order" here. Takes ``now``; never reads the clock.
+``server.sales`` adds "has an open opportunity" and "has an order in the last 90 days". Takes
+``now``; never reads the clock.
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from typing import Any, Callable
 from shared import policy
 from sync import ServerStore
 
-from . import notifications, oplog
+from . import notifications, oplog, sales
 from .policy import SYSTEM_AUTHOR
 
 Exemption = Callable[[ServerStore, dict[str, Any], datetime], bool]
-EXEMPTIONS: list[Exemption] = []
+EXEMPTIONS: list[Exemption] = [sales.has_open_opportunity, sales.has_recent_order]
 
 
 def _moment(value: Any, tz: Any) -> datetime | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -228,6 +228,31 @@ def after_write(store: ServerStore, entity: str, record_id: str) -> None:
         event = store.event_row("approval", record_id)
         if event is not None:
             apply_decision(store, event)
+
+
+# ---- recycling exemptions (server.recycling) -----------------------------------------------------
+RECENT_ORDER_DAYS = 90
+
+
+def has_open_opportunity(store: ServerStore, customer: Mapping[str, Any], now: datetime) -> bool:
+    """A customer with an opportunity in a stage that is not closed is being worked on."""
+    return store.db.execute(
+        "SELECT 1 FROM opportunities o LEFT JOIN opportunity_stages s ON s.code = o.stage AND coalesce(s.deleted, 0) = 0"
+        " WHERE o.customer_id = ? AND coalesce(o.deleted, 0) = 0 AND coalesce(s.closed, 0) = 0 LIMIT 1",
+        [customer["id"]]).fetchone() is not None
+
+
+def has_recent_order(store: ServerStore, customer: Mapping[str, Any], now: datetime) -> bool:
+    """A customer with an order created in the last ``RECENT_ORDER_DAYS`` days is not idle."""
+    since = (now - timedelta(days=RECENT_ORDER_DAYS)).isoformat()
+    for (created,) in store.db.execute(
+            "SELECT created_at FROM sales_orders WHERE customer_id = ? AND coalesce(deleted, 0) = 0", [customer["id"]]):
+        try:
+            if created and datetime.fromisoformat(created) >= datetime.fromisoformat(since):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 # ---- purchase costs (server-owned, sent only to roles with cost rights) ----------------------------

@@ -155,3 +155,24 @@ def test_device_cannot_forge_server_fields_or_totals(store: Any, shop: dict[str,
     rep.sync()
     assert any(r["reason"] == "no_permission" and r["entity"] == "approval" for r in rep.store.rejections())
     assert store.get("sales_order", order["id"])["status"] == "submitted"
+
+
+def test_recycling_spares_customers_with_an_open_opportunity_or_a_recent_order(store: Any, people: dict[str, Any]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from server import policy, recycling
+
+    boss, rep1 = people["boss"]["id"], people["rep1"]["id"]
+    policy.save_settings(store, ["name"], None, 30, boss)
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+    old = (now - timedelta(days=60)).isoformat()
+    ids = {name: store.create("customer", customer_values(name, owner_id=rep1, created_at=old), boss)
+           for name in ("机会", "赢单", "订单", "旧订单", "闲置")}
+    store.create("opportunity", {"customer_id": ids["机会"], "name": "扩产", "stage": "proposal"}, rep1)
+    store.create("opportunity", {"customer_id": ids["赢单"], "name": "已签", "stage": "won"}, rep1)
+    store.create("sales_order", {"customer_id": ids["订单"], "status": "draft", "lines": "[]", "total": 0.0,
+                                 "created_at": (now - timedelta(days=10)).isoformat()}, rep1)
+    store.create("sales_order", {"customer_id": ids["旧订单"], "status": "draft", "lines": "[]", "total": 0.0,
+                                 "created_at": (now - timedelta(days=200)).isoformat()}, rep1)
+    moved = {m["id"] for m in recycling.recycle_idle(store, now)}
+    assert moved == {ids["赢单"], ids["旧订单"], ids["闲置"]}

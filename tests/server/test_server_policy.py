@@ -79,7 +79,7 @@ def test_recycling_returns_idle_customers_to_the_pool_and_notifies(client, store
     rows, total = notifications.for_user(store, rep1)
     assert total == 1 and rows[0]["kind"] == "idle_recycled" and rows[0]["customer_id"] == idle
     assert oplog.query(store, action="release")[0][0]["detail"]["reason"] == "idle"
-    assert [m["id"] for m in recycling.recycle_idle(store, T0)] == [exempt]  # no predicates by default
+    assert [m["id"] for m in recycling.recycle_idle(store, T0)] == [exempt]  # the default exemptions: no opportunity, no order
     device.sync()  # the owner's device sees the customer leave (to the pool, or evicted without pool.view)
     held = device.store.db.execute("SELECT owner_id FROM customers WHERE id = ?", [idle]).fetchone()
     assert held is None or held[0] is None
