@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from shared.web.api import openapi_spec
+from shared.web.sales_api import openapi_paths as sales_openapi_paths
 
 bp = Blueprint("openapi", __name__)
 VERSION = "0.1.0"
@@ -43,5 +44,5 @@ def client_paths() -> dict[str, Any]:
 def openapi_json() -> ResponseReturnValue:
     spec = current_app.extensions.get("fieldbook_openapi")
     if spec is None:
-        spec = current_app.extensions["fieldbook_openapi"] = openapi_spec("Fieldbook client", VERSION, client_paths())
+        spec = current_app.extensions["fieldbook_openapi"] = openapi_spec("Fieldbook client", VERSION, {**client_paths(), **sales_openapi_paths()})
     return jsonify(spec)

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from shared.web.api import openapi_spec
+from shared.web.sales_api import openapi_paths as sales_openapi_paths
 from sync.protocol import PullRequestSchema, PullResponseSchema, PushRequestSchema, PushResponseSchema
 
 from .sync_api import EnrollSchema
@@ -71,5 +72,5 @@ def server_paths() -> dict[str, Any]:
 def openapi_json() -> ResponseReturnValue:
     spec = current_app.extensions.get("fieldbook_openapi")
     if spec is None:
-        spec = current_app.extensions["fieldbook_openapi"] = openapi_spec("Fieldbook server", VERSION, server_paths())
+        spec = current_app.extensions["fieldbook_openapi"] = openapi_spec("Fieldbook server", VERSION, {**server_paths(), **sales_openapi_paths()})
     return jsonify(spec)

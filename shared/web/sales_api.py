@@ -311,3 +311,62 @@ def _document_routes(bp: Blueprint, service: Callable[[], SalesService], args: C
 
 
 __all__ = ["create_sales_blueprint", "shape"]
+
+
+def openapi_paths() -> dict[str, Any]:
+    """OpenAPI path items of the sales API (merged into each app's ``/api/openapi.json``)."""
+    from apispec.ext.marshmallow import OpenAPIConverter
+
+    converter = OpenAPIConverter(openapi_version="3.0.3", schema_name_resolver=lambda s: None, spec=None)  # type: ignore[arg-type]
+
+    def body(schema: Any, partial: bool = False) -> dict[str, Any]:
+        js = converter.schema2jsonschema(schema)
+        if partial:
+            js.pop("required", None)
+        return {"required": True, "content": {"application/json": {"schema": js}}}
+
+    def params(schema: Any, where: str = "query") -> list[dict[str, Any]]:
+        return converter.schema2parameters(schema, location=where)
+
+    error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    errors = {str(s): {**error, "description": d} for s, d in (
+        (400, "Malformed request"), (401, "Not logged in"), (403, "No right"), (404, "Not found"),
+        (409, "Conflict with the document's state"), (422, "Invalid fields"))}
+    ok = {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}, **errors}
+    made = {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}}, **errors}
+    gone = {"204": {"description": "Deleted"}, **errors}
+    sec: list[dict[str, list[str]]] = [{"bearer": []}]
+    rid = [{"in": "path", "name": "record_id", "required": True, "schema": {"type": "string"}}]
+    listing = params(SalesListArgs)
+
+    def op(responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"security": sec, "tags": ["sales"], "responses": responses, **extra}
+
+    paths: dict[str, Any] = {}
+    crud = (("products", ProductSchema), ("opportunities", OpportunitySchema), ("quotes", QuoteSchema),
+            ("orders", SalesOrderSchema), ("receipts", ReceiptSchema))
+    for plural, schema in crud:
+        paths[f"/api/{plural}"] = {"get": op(ok, parameters=listing), "post": op(made, requestBody=body(schema))}
+        paths[f"/api/{plural}/{{record_id}}"] = {
+            "parameters": rid, "get": op(ok), "patch": op(ok, requestBody=body(schema, partial=True)), "delete": op(gone)}
+    paths["/api/product_categories"] = {"get": op(ok), "post": op(made, requestBody=body(ProductCategorySchema))}
+    paths["/api/product_categories/{record_id}"] = {
+        "parameters": rid, "patch": op(ok, requestBody=body(ProductCategorySchema, partial=True)), "delete": op(gone)}
+    paths["/api/products/lookup"] = {"get": op(ok, parameters=[{"in": "query", "name": "code", "required": True,
+                                                                 "schema": {"type": "string", "maxLength": 64}}])}
+    for path in ("/api/opportunity_stages", "/api/funnel", "/api/workbench"):
+        paths[path] = {"get": op(ok)}
+    paths["/api/quotes/{record_id}/convert"] = {"parameters": rid, "post": op(made)}
+    for plural in ("orders", "receipts"):
+        for action in ("submit", "approve", "reject"):
+            paths[f"/api/{plural}/{{record_id}}/{action}"] = {
+                "parameters": rid, "post": op(ok, requestBody={**body(DecisionBody), "required": False})}
+    paths["/api/orders/{record_id}/receive"] = {"parameters": rid, "post": op(made, requestBody={**body(ReceiveBody), "required": False})}
+    for item in paths.values():  # apispec takes path parameters per operation
+        shared = item.pop("parameters", None)
+        if shared:
+            for operation in item.values():
+                operation["parameters"] = [*shared, *operation.get("parameters", [])]
+    paths["/api/receivables"] = {"get": op(ok, parameters=params(ReceivableArgs))}
+    paths["/api/sales_targets"] = {"get": op(ok, parameters=params(TargetArgs)), "post": op(ok, requestBody=body(TargetBody))}
+    return paths

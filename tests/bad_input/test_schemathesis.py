@@ -93,6 +93,7 @@ def test_a_huge_page_number_is_a_422(side: str, request: pytest.FixtureRequest) 
         http, headers = request.getfixturevalue("http"), request.getfixturevalue("server_token")
     else:
         http, headers = request.getfixturevalue("client_http"), request.getfixturevalue("client_token")
-    for path in ("/api/customers", "/api/contacts", "/api/visits"):
+    for path in ("/api/customers", "/api/contacts", "/api/visits", "/api/products", "/api/opportunities", "/api/quotes",
+                 "/api/orders", "/api/receipts"):
         answer = http.get(path, query_string={"page": 2**62, "per_page": 100}, headers=headers)
         assert answer.status_code == 422, f"{path}: {answer.status_code}"
