@@ -247,6 +247,14 @@ class RecordDocument:
     def apply(self, changes: Sequence[bytes], base: bytes | None = None) -> list[str]:
         """Apply raw change bytes; return the hashes that were new. Known changes are no-ops.
 
+        See ``apply_changes``, which returns the new changes themselves.
+        """
+        return [c.hash for c in self.apply_changes(changes, base)]
+
+    def apply_changes(self, changes: Sequence[bytes], base: bytes | None = None) -> list[ChangeInfo]:
+        """Apply raw change bytes; return the changes that were new, in causal order
+        (what ``changes_since`` the previous heads would return).
+
         Raises ``InvalidChanges`` for bytes that are not uncompressed change chunks and
         ``MissingDependencies`` when a change's ancestors are absent (the binding would
         otherwise queue it silently), leaving the document untouched either way. ``base``, when
@@ -260,8 +268,8 @@ class RecordDocument:
             doc = Document.load((self._doc.save() if base is None else base) + b"".join(changes))
         except Exception as exc:
             raise _classify(exc) from exc
-        added = [c.hash.hex() for c in doc.get_changes(before)]
-        absent = set(given) - set(added)
+        added = [ChangeInfo(c.hash.hex(), tuple(d.hex() for d in c.deps), bytes(c.raw_bytes)) for c in doc.get_changes(before)]
+        absent = set(given) - {c.hash for c in added}
         if absent:
             known = {c.hash.hex() for c in self._doc.get_changes([])}
             if absent - known:

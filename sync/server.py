@@ -20,7 +20,7 @@ from shared.schemas.registry import Entity, Registry
 
 from .authority import Effects, FieldChange, Principal, RecordDiff, Validator, Verdict, accept_all
 from .clock import DEFAULT_MAX_SKEW_MS, Clock, Hlc, clamp_to_receipt, iso_from_ms
-from .document import InvalidChanges, MissingDependencies, RecordDocument, Stamp
+from .document import ChangeInfo, InvalidChanges, MissingDependencies, RecordDocument, Stamp
 from .errors import Forbidden, InvalidMessage
 from .protocol import (
     PullRequestSchema,
@@ -256,7 +256,7 @@ class SyncServer:
             doc = RecordDocument.empty(store.actor)
             server_heads, before = [], {}
         try:
-            added = doc.apply(item["changes"], base=entry.data if entry else b"")
+            added = doc.apply_changes(item["changes"], base=entry.data if entry else b"")
         except InvalidChanges as exc:
             raise InvalidMessage(f"Change bytes for {entity.name} {record_id} are not valid Automerge changes.") from exc
         except MissingDependencies:
@@ -264,20 +264,19 @@ class SyncServer:
         if not added:
             return [], 0  # a re-delivered push: already applied
         try:
-            return self._judge_applied(principal, entity, record_id, entry, doc, server_heads, before)
+            return self._judge_applied(principal, entity, record_id, entry, doc, server_heads, before, added)
         except BaseException:
             store._cache.pop((entity.name, record_id), None)  # the cached document holds unstored changes
             raise
 
     def _judge_applied(
         self, principal: Principal, entity: Entity, record_id: str, entry: Any, doc: RecordDocument,
-        server_heads: list[str], before: dict[str, Any],
+        server_heads: list[str], before: dict[str, Any], new_changes: list[ChangeInfo],
     ) -> tuple[list[dict[str, Any]], int]:
-        """Resolve conflicts, ask the rules, compensate, and store a record whose changes applied."""
+        """Resolve conflicts, ask the rules, compensate, and store a record whose ``new_changes`` applied."""
         store = self.store
         row = entry
         give_up = self._refuse_unstored(entity, record_id)
-        new_changes = doc.changes_since(server_heads)
         depended = {d for c in new_changes for d in c.deps}
         client_heads = sorted(c.hash for c in new_changes if c.hash not in depended)
         after = doc.values()

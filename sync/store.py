@@ -912,11 +912,12 @@ class ReplicaStore:
             updated_ms = max(times.values()) if times else None
         row["updated_at"] = iso_from_ms(updated_ms) if updated_ms is not None else None
         if fields is None:
+            kept = doc.conflicts()
             row["conflicts"] = json.dumps(
                 [{"id": c["id"], "field": c["field"], "value": c["value"], "author_id": c["author"],
-                  "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in doc.conflicts()],
+                  "edited_at": iso_from_ms(int(c["at"])), "site_id": c["site"]} for c in kept],
                 ensure_ascii=False,
-            )
+            ) if kept else "[]"
             batch = self._batch()
             if batch is not None:  # a full row: held back and written with the batch's others
                 batch.rows.setdefault(entity.name, {})[record_id] = row
