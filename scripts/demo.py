@@ -25,6 +25,7 @@ USERS = (
     ("zhangwei", "zhangwei-demo", "sales_manager", "张伟", "华东销售部"),
     ("wanggang", "wanggang-demo", "warehouse", "王刚", "仓储部"),
     ("boss", "boss-demo", "boss", "陈总", None),
+    ("zhaomin", "zhaomin-demo", "finance", "赵敏", "财务部"),
 )
 
 
@@ -66,6 +67,71 @@ def seed(client_url: str, username: str, password: str, n: int) -> int:
     return n
 
 
+def _session(url: str, username: str, password: str) -> requests.Session:
+    s = requests.Session()
+    token = s.post(f"{url}/api/login", json={"username": username, "password": password}, timeout=10).json()["token"]
+    s.headers["Authorization"] = f"Bearer {token}"
+    return s
+
+
+def _ok(response: requests.Response) -> dict:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.method} {response.url}: {response.status_code} {response.text[:300]}")
+    return response.json() if response.content else {}
+
+
+def seed_sales(server_url: str, rep_url: str) -> None:
+    """Products on the server; opportunities, quotes and orders on the rep's laptop; decisions,
+    a receipt in part and a target on the server; synced both ways like real work."""
+    rng = random.Random(5)
+    boss = _session(server_url, "boss", "boss-demo")
+    categories = {name: _ok(boss.post(f"{server_url}/api/product_categories", json={"name": name}, timeout=10))["id"]
+                  for name in demo_data.CATEGORIES}
+    products = []
+    for code, name, spec, unit, price, barcode, category in demo_data.PRODUCTS:
+        made = _ok(boss.post(f"{server_url}/api/products", json={
+            "code": code, "name": name, "spec": spec, "unit": unit, "price": price, "barcode": barcode,
+            "category_id": categories[category]}, timeout=10))
+        products.append((made["id"], price))
+    rep = _session(rep_url, "lina", "lina-demo")
+    _ok(rep.post(f"{rep_url}/api/sync", timeout=120))  # the catalogue reaches the laptop
+    customers = _ok(rep.get(f"{rep_url}/api/customers", params={"per_page": 12}, timeout=10))["items"]
+    stages = [s["code"] for s in _ok(rep.get(f"{rep_url}/api/opportunity_stages", timeout=10))["items"]]
+    orders = []
+    for i, customer in enumerate(customers):
+        _ok(rep.post(f"{rep_url}/api/opportunities", json={
+            "customer_id": customer["id"], "name": f"{customer['name'][:12]} 管网改造", "stage": stages[i % len(stages)],
+            "amount": float(rng.choice((8000, 25000, 60000, 120000))), "expected_date": f"2026-12-{10 + i:02d}"}, timeout=10))
+        if i < 8:
+            quote = _ok(rep.post(f"{rep_url}/api/quotes", json={
+                "customer_id": customer["id"], "lines": demo_data.order_lines(products, rng)}, timeout=10))
+            if i < 6:
+                order = _ok(rep.post(f"{rep_url}/api/quotes/{quote['id']}/convert", timeout=10))
+                _ok(rep.patch(f"{rep_url}/api/orders/{order['id']}", json={
+                    "delivery_date": f"2026-11-{10 + i:02d}", "outbound_requested": True}, timeout=10))
+                if i < 5:
+                    _ok(rep.post(f"{rep_url}/api/orders/{order['id']}/submit", timeout=10))
+                orders.append(order["id"])
+    _ok(rep.post(f"{rep_url}/api/sync", timeout=120))
+    for n, order_id in enumerate(orders[:4]):
+        if n == 3:
+            _ok(boss.post(f"{server_url}/api/orders/{order_id}/reject", json={"reason": "折扣超出权限，请调整后重新提交"}, timeout=10))
+        else:
+            _ok(boss.post(f"{server_url}/api/orders/{order_id}/approve", timeout=10))
+    _ok(rep.post(f"{rep_url}/api/sync", timeout=120))
+    receipt = _ok(rep.post(f"{rep_url}/api/orders/{orders[0]}/receive", json={"amount": 1000, "method": "bank_transfer",
+                                                                             "submit": True}, timeout=10))
+    _ok(rep.post(f"{rep_url}/api/sync", timeout=120))
+    finance = _session(server_url, "zhaomin", "zhaomin-demo")
+    _ok(finance.post(f"{server_url}/api/receipts/{receipt['id']}/approve", timeout=10))
+    manager = _session(server_url, "zhangwei", "zhangwei-demo")
+    lina = _ok(manager.get(f"{server_url}/api/users", params={"username": "lina"}, timeout=10))["items"][0]
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    _ok(manager.post(f"{server_url}/api/sales_targets", json={"user_id": lina["id"], "month": month, "amount": 50000}, timeout=10))
+    _ok(rep.post(f"{rep_url}/api/sync", timeout=120))
+    print(f"  sales: {len(products)} products, {len(customers)} opportunities, 8 quotes, {len(orders)} orders, 1 receipt", flush=True)
+
+
 def run_demo(data: str, port: int, customers: int) -> int:
     root = Path(data).resolve()
     fresh = not (root / "server").exists()
@@ -94,6 +160,11 @@ def run_demo(data: str, port: int, customers: int) -> int:
                 if department:
                     args += ["--department", department]
                 subprocess.run(_cli(*args), env=env, check=True)
+            for role in ("sales_approval", "receipt_approval"):
+                subprocess.run(_cli("role", "grant", "--data", str(root / "server"), "--role", role, "--username", "zhangwei"),
+                               env=env, check=True)
+            subprocess.run(_cli("role", "grant", "--data", str(root / "server"), "--role", "receipt_approval",
+                                "--username", "zhaomin"), env=env, check=True)
             subprocess.run(_cli("enroll", "--data", str(root / "rep"), "--server", server_url, "--username", "lina",
                                 "--password", "lina-demo", "--name", "李娜的笔记本"), env=env, check=True)
             subprocess.run(_cli("enroll", "--data", str(root / "kiosk"), "--server", server_url, "--username", "wanggang",
@@ -105,9 +176,11 @@ def run_demo(data: str, port: int, customers: int) -> int:
         if fresh:
             print("Seeding demo data through the rep's laptop ...", flush=True)
             seed(rep_url, "lina", "lina-demo", customers)
+            seed_sales(server_url, rep_url)
         print(
             "\nFieldbook demo is running (Ctrl-C stops all three):\n"
-            f"  server (admin pages)  {server_url}/   admin / {ADMIN_PASSWORD}, boss / boss-demo, zhangwei / zhangwei-demo\n"
+            f"  server (admin pages)  {server_url}/   admin / {ADMIN_PASSWORD}, boss / boss-demo, zhangwei / zhangwei-demo,"
+            " zhaomin / zhaomin-demo (finance)\n"
             f"  rep laptop            {rep_url}/   lina / lina-demo\n"
             f"  warehouse kiosk       {kiosk_url}/   wanggang / wanggang-demo\n",
             flush=True,

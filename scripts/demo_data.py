@@ -326,3 +326,24 @@ if __name__ == "__main__":
         _customer["contacts"] = contacts(_customer, 2, _rng)
         _customer["visits"] = visits(_customer, 2, _rng, _now)
         print(json.dumps(_customer, ensure_ascii=False, indent=2))
+
+
+# ---- sales: a small industrial catalogue ------------------------------------------------------------
+CATEGORIES = ("阀门", "管件", "仪表")
+PRODUCTS = (
+    ("FM-001", "不锈钢球阀", "DN50 PN16", "个", 286.0, "6901234500011", "阀门"),
+    ("FM-002", "铸铁闸阀", "DN100 PN10", "个", 420.0, "6901234500028", "阀门"),
+    ("FM-003", "电动蝶阀", "DN150 220V", "台", 1680.0, "6901234500035", "阀门"),
+    ("GJ-001", "无缝钢管", "Φ57×3.5 6m", "根", 312.5, "6901234500042", "管件"),
+    ("GJ-002", "法兰盘", "DN50 304", "片", 45.8, "6901234500059", "管件"),
+    ("GJ-003", "弯头", "90° DN80", "个", 18.6, "6901234500066", "管件"),
+    ("YB-001", "压力表", "0-1.6MPa Y100", "块", 96.0, "6901234500073", "仪表"),
+    ("YB-002", "电磁流量计", "DN80 4-20mA", "台", 5200.0, "6901234500080", "仪表"),
+)
+
+
+def order_lines(product_ids: list[tuple[str, float]], rng: random.Random) -> list[dict[str, Any]]:
+    """One to three lines of (product id, list price), with a realistic discount and 13 % VAT."""
+    picked = rng.sample(product_ids, rng.randint(1, min(3, len(product_ids))))
+    return [{"product_id": pid, "quantity": rng.choice((1, 2, 5, 10, 20)), "unit_price": price,
+             "discount": rng.choice((0, 0, 5, 10)), "tax_rate": 13} for pid, price in picked]
