@@ -152,6 +152,23 @@ class RecordDocument:
                 out[key] = value[1]  # type: ignore[assignment]
         return out
 
+    def values_and_times(self) -> tuple[dict[str, Scalar], dict[str, int]]:
+        """``values()`` and ``stamp_times()`` in one pass over the root map."""
+        out: dict[str, Scalar] = {}
+        meta = None
+        for key, (value, obj_id) in zip(self._doc.keys(ROOT), self._doc.values(ROOT)):
+            if key.startswith("_"):
+                if key == META and value == ObjType.Map:
+                    meta = obj_id
+                continue
+            if isinstance(value, ObjType):
+                out[key] = self._doc.text(obj_id) if value == ObjType.Text else None
+            else:
+                out[key] = value[1]  # type: ignore[assignment]
+        if meta is None:
+            return out, {}
+        return out, {k: int(str(v[1]).split("|", 1)[0]) for k, v in self._raw_stamps(meta).items()}
+
     def stamp(self, name: str, heads: Sequence[str] | None = None) -> Stamp | None:
         """The stamp of the write that set ``name`` as of ``heads``."""
         meta = self._doc.get(ROOT, META, _raw(heads))

@@ -108,7 +108,7 @@ class SyncEngine:
                 "device_id": self.device_id,
                 "items": PushItems()._serialize(items, None, None),
             }
-            answer = load(PushResponseSchema(), self.transport.push(message))
+            answer = load(PushResponseSchema, self.transport.push(message))
             report.round_trips += 1
             with self.store.write():
                 self.store.ack(answer["acked"])
@@ -148,7 +148,7 @@ class SyncEngine:
             if manifest is not None:
                 message["manifest"] = manifest
                 manifest = None
-            answer = load(PullResponseSchema(), self.transport.pull(message))
+            answer = load(PullResponseSchema, self.transport.pull(message))
             report.round_trips += 1
             broken = False
             with self.store.write():

@@ -256,15 +256,28 @@ def check_version(theirs: str) -> None:
         )
 
 
-def load(schema: Schema, payload: Any) -> dict[str, Any]:
+_INSTANCES: dict[type[Schema], Schema] = {}
+
+
+def _instance(schema: Schema | type[Schema]) -> Schema:
+    """One instance per schema class: building one deep-copies every field (~0.1 ms a message)."""
+    if not isinstance(schema, type):
+        return schema
+    found = _INSTANCES.get(schema)
+    if found is None:
+        found = _INSTANCES[schema] = schema()
+    return found
+
+
+def load(schema: Schema | type[Schema], payload: Any) -> dict[str, Any]:
     """Validate and load a message, turning field errors into ``InvalidMessage``."""
     if not isinstance(payload, dict):
         raise InvalidMessage("The message must be a JSON object.")
     try:
-        return schema.load(payload)
+        return _instance(schema).load(payload)
     except ValidationError as exc:
         raise InvalidMessage("The sync message is invalid.", fields=exc.normalized_messages()) from exc
 
 
-def dump(schema: Schema, message: dict[str, Any]) -> dict[str, Any]:
-    return schema.dump(message)
+def dump(schema: Schema | type[Schema], message: dict[str, Any]) -> dict[str, Any]:
+    return _instance(schema).dump(message)

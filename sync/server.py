@@ -171,7 +171,7 @@ class SyncServer:
     # ---- push -------------------------------------------------------------------------------
     def handle_push(self, principal: Principal, payload: Any) -> dict[str, Any]:
         """Apply one pushed batch atomically; return per-item acks and rejections."""
-        msg = load(PushRequestSchema(), payload)
+        msg = load(PushRequestSchema, payload)
         check_version(msg["schema_version"])
         if msg["device_id"] != principal.device_id:
             raise Forbidden("The message names another device than the one authenticated.")
@@ -211,7 +211,7 @@ class SyncServer:
                 self._holds = None
             self._touch_device(principal.device_id, "last_push_at")
         return dump(
-            PushResponseSchema(),
+            PushResponseSchema,
             {"acked": acked, "rejections": rejections, "conflicts": conflicts, "server_ms": store.now_ms()},
         )
 
@@ -279,7 +279,7 @@ class SyncServer:
         give_up = self._refuse_unstored(entity, record_id)
         depended = {d for c in new_changes for d in c.deps}
         client_heads = sorted(c.hash for c in new_changes if c.hash not in depended)
-        after = doc.values()
+        after, times = doc.values_and_times()
         resolved: dict[str, tuple[Any, Stamp]] = {}
         kept: dict[str, dict[str, Any]] = {}
         their_losers: dict[str, Any] = {}  # the pusher's values that lost a conflict (kept, so judged too)
@@ -298,7 +298,6 @@ class SyncServer:
             resolved[name] = win
             after[name] = win[0]
             kept[new_id()] = {"field": name, "value": lose[0], "author": lose[1].author, "at": lose[1].ms, "site": lose[1].site}
-        times = doc.stamp_times()
         for name, claimed_ms in times.items():
             # An edit time far ahead would win every later conflict: re-stamp it with its receipt time.
             if name not in resolved and clamp_to_receipt(claimed_ms, now, self.max_skew_ms) != claimed_ms:
@@ -587,7 +586,7 @@ class SyncServer:
     # ---- pull -------------------------------------------------------------------------------
     def handle_pull(self, principal: Principal, payload: Any) -> dict[str, Any]:
         """Return the next page of what the device lacks: queued records, log changes, evictions."""
-        msg = load(PullRequestSchema(), payload)
+        msg = load(PullRequestSchema, payload)
         check_version(msg["schema_version"])
         device = principal.device_id
         if msg["device_id"] != device:
@@ -656,7 +655,7 @@ class SyncServer:
             if not more:
                 checksum = self._cached_checksum(device, f"{log_pos}:{epoch}")
         return dump(
-            PullResponseSchema(),
+            PullResponseSchema,
             {"records": records, "evictions": evictions, "rejections": rejections, "cursor": f"{log_pos}:{queue_pos}",
              "more": more, "checksum": checksum, "server_ms": store.now_ms(), "resend": resend},
         )
