@@ -46,7 +46,7 @@ BUCKET_LABELS = {
     "not_yet_due": _l("Not yet due"), "0_30": _l("0–30 days"), "30_60": _l("30–60 days"), "60_90": _l("60–90 days"),
     "90_180": _l("90–180 days"), "180_plus": _l("Over 180 days"),
 }
-ENTITY_LABELS = {"sales_order": _l("Order"), "receipt": _l("Receipt"), "quote": _l("Quote")}
+ENTITY_LABELS = {"sales_order": _l("Sales order"), "receipt": _l("Receipt"), "quote": _l("Quote")}
 SALES_FIELD_LABELS = {
     "customer_id": _l("Customer"), "opportunity_id": _l("Opportunity"), "name": _l("Name"), "stage": _l("Stage"),
     "amount": _l("Amount"), "expected_date": _l("Expected date"), "probability": _l("Probability"),
@@ -554,18 +554,15 @@ def _order_form(row: dict[str, Any] | None) -> Any:
         values, errors, line_errors = load_document(SalesOrderSchema(), request.form, ORDER_FORM_FIELDS, rows)
         if not errors and not line_errors:
             try:
-                if row is None:
-                    saved = svc.create_order(values)
-                    flash(_("Order saved as a draft."), "success")
-                else:
-                    saved = svc.update_order(row["id"], values)
-                    flash(_("Order saved."), "success")
+                saved = svc.create_order(values) if row is None else svc.update_order(row["id"], values)
                 if request.form.get("then") == "submit":
                     try:
                         svc.submit("sales_order", saved["id"])
-                        flash(_("Order submitted for approval."), "success")
+                        flash(_("Order saved and submitted for approval. It goes to the server with the next sync."), "success")
                     except ApiError as exc:
-                        flash(explain(exc), "error")
+                        flash(_("Order saved, but not submitted: %(reason)s", reason=explain(exc)), "error")
+                else:
+                    flash(_("Order saved as a draft."), "success")
                 return redirect(url_for("sales_pages.order", order_id=saved["id"]))
             except ApiError as exc:
                 if exc.status == 403 or (exc.status == 404 and not exc.fields):
@@ -782,13 +779,14 @@ def _receipt_form(row: dict[str, Any] | None) -> Any:
                 errors.setdefault("_", [explain(exc)])
                 status = exc.status
             else:
-                flash(_("Receipt saved."), "success")
                 if request.form.get("then") == "submit":
                     try:
                         svc.submit("receipt", saved["id"])
-                        flash(_("Receipt submitted for approval."), "success")
+                        flash(_("Receipt saved and submitted for approval. It goes to the server with the next sync."), "success")
                     except ApiError as exc:
-                        flash(explain(exc), "error")
+                        flash(_("Receipt saved, but not submitted: %(reason)s", reason=explain(exc)), "error")
+                else:
+                    flash(_("Receipt saved as a draft."), "success")
                 return redirect(url_for("sales_pages.receipt", receipt_id=saved["id"]))
         allocated = {a["order_id"]: a["amount"] for a in allocations}
     else:
