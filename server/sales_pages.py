@@ -8,6 +8,7 @@ refused by the service and shown as an error on the document page (409), never a
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -21,7 +22,7 @@ from shared.web.errors import ApiError, NotFound
 from shared.web.export import XLSX_MIMETYPE, to_xlsx
 from shared.web.sales_service import SalesService
 
-from . import org, rules, sales_web, users
+from . import org, rules, sales, sales_web, users
 from .auth import login_required, page_user
 from .db import get_store
 from .pages import _page_number, _pager
@@ -72,6 +73,24 @@ def money(value: Any) -> str:
     if value is None or value == "":
         return "–"
     return f"{yuan(fen(value)):,.2f}"
+
+
+@bp.app_template_filter("qty")
+def qty(value: Any) -> str:
+    """A quantity or rate without a trailing ``.0`` (3, 2.5, 0.125)."""
+    if value is None or value == "":
+        return "0"
+    return f"{float(value):,.4f}".rstrip("0").rstrip(".")
+
+
+def local_date(iso: str | None) -> str | None:
+    """The calendar day of an ISO time in the server's time zone."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(str(iso)).astimezone(sales.TIMEZONE).date().isoformat()
+    except ValueError:
+        return str(iso)[:10]
 
 
 @bp.app_context_processor
@@ -283,7 +302,8 @@ def _print(entity: str, record_id: str) -> ResponseReturnValue:
     doc = _document(svc, entity, record_id)
     return render_template("sales/print.html", doc=doc, entity=entity, customer=svc.customer(doc["customer_id"]),
                            products=_product_names(svc, doc.get("lines") or []), company=company_name(),
-                           names=users.display_names(get_store()), today=svc.hooks.today())
+                           names=users.display_names(get_store()),
+                           doc_date=local_date(doc.get("created_at")) or svc.hooks.today().isoformat())
 
 
 @bp.get("/orders/<record_id>/print")
