@@ -123,6 +123,9 @@ class PushItems(_ItemList):
     keys = frozenset({"entity", "record_id", "outbox", "changes", "event"})
 
     def _item(self, item: dict[str, Any]) -> dict[str, Any]:
+        quick = self._changes_item(item)
+        if quick is not None:
+            return quick
         self._check_keys(item, self.keys)
         outbox = item.get("outbox")
         if (not isinstance(outbox, list) or not 1 <= len(outbox) <= MAX_CHANGES_PER_ITEM
@@ -135,6 +138,21 @@ class PushItems(_ItemList):
             "changes": self._changes(item),
             "event": self._mapping(item, "event"),
         }
+
+    def _changes_item(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """A well-formed record's changes (most of a push) checked in one go; None otherwise."""
+        entity, record_id, outbox, changes = item.get("entity"), item.get("record_id"), item.get("outbox"), item.get("changes")
+        if not (type(entity) is str and type(record_id) is str and type(outbox) is list and type(changes) is list
+                and 1 <= len(outbox) <= MAX_CHANGES_PER_ITEM and len(changes) <= MAX_CHANGES_PER_ITEM
+                and item.get("event") is None and self.keys.issuperset(item)
+                and _QUICK[_NAME](entity) and _QUICK[_ID](record_id)
+                and all(type(n) is int for n in outbox) and all(type(c) is str for c in changes)):
+            return None
+        try:
+            data = [binascii.a2b_base64(c, strict_mode=True) for c in changes]
+        except (binascii.Error, ValueError):
+            return None  # the full check says what is wrong
+        return {"entity": entity, "record_id": record_id, "outbox": outbox, "changes": data, "event": None}
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[dict[str, Any]]:
         out = []
@@ -155,6 +173,9 @@ class PulledRecords(_ItemList):
     keys = frozenset({"entity", "record_id", "changes", "document", "row", "heads", "event"})
 
     def _item(self, item: dict[str, Any]) -> dict[str, Any]:
+        whole = self._whole_document(item)
+        if whole is not None:
+            return whole
         self._check_keys(item, self.keys)
         document = item.get("document")
         heads = item.get("heads")
@@ -172,6 +193,22 @@ class PulledRecords(_ItemList):
         if sum(out[k] is not None for k in ("changes", "document", "event")) != 1:
             raise ValidationError({"_schema": ["A record carries exactly one of changes, document or event."]})
         return out
+
+    def _whole_document(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """A well-formed whole document (most of a first sync) checked in one go; None otherwise."""
+        entity, record_id, document = item.get("entity"), item.get("record_id"), item.get("document")
+        heads, row = item.get("heads"), item.get("row")
+        if not (type(entity) is str and type(record_id) is str and type(document) is str and type(row) is dict
+                and type(heads) is list and item.get("changes") is None and item.get("event") is None
+                and self.keys.issuperset(item) and _QUICK[_NAME](entity) and _QUICK[_ID](record_id)
+                and all(type(h) is str for h in heads)):
+            return None
+        try:
+            data = binascii.a2b_base64(document, strict_mode=True)
+        except (binascii.Error, ValueError):
+            return None  # the full check below says what is wrong
+        return {"entity": entity, "record_id": record_id, "changes": None, "document": data, "row": row,
+                "heads": heads, "event": None}
 
     @staticmethod
     def _b64_field(value: Any) -> bytes:
