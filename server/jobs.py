@@ -12,7 +12,7 @@ from typing import Any
 
 import schedule
 
-from . import recycling
+from . import recycling, sales
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,24 @@ def run_recycling(store: Any, now: datetime | None = None) -> list[dict[str, Any
     return moved
 
 
-def start(store: Any, at: str = "02:00") -> threading.Event:
-    """Run recycling daily at ``at`` (local time) in a daemon thread; set the event to stop."""
+def run_reminders(store: Any, now: datetime | None = None) -> int:
+    """Notify owners of receivables that became overdue (or older); logged, never raising."""
+    moment = now or datetime.fromtimestamp(store.now_ms() / 1000, tz=sales.TIMEZONE)
+    try:
+        sent = sales.remind_overdue(store, moment.date())
+    except Exception:
+        log.exception("overdue receivable reminders failed")
+        return 0
+    log.info("overdue receivable reminders: %d sent", sent)
+    return sent
+
+
+def start(store: Any, at: str = "02:00", remind_at: str = "08:00") -> threading.Event:
+    """Run recycling daily at ``at`` and reminders at ``remind_at`` (local time) in a daemon thread;
+    set the event to stop."""
     scheduler = schedule.Scheduler()
     scheduler.every().day.at(at).do(run_recycling, store)
+    scheduler.every().day.at(remind_at).do(run_reminders, store)
     stop = threading.Event()
 
     def loop() -> None:

@@ -14,7 +14,8 @@ from sync.clock import iso_from_ms
 
 from .db import migrations
 
-KINDS = ("idle_recycled", "duplicate_suspected")
+KINDS = ("idle_recycled", "duplicate_suspected", "receivable_overdue", "sales_order_approved", "sales_order_rejected",
+         "receipt_approved", "receipt_rejected")
 
 
 @migrations(name="notifications")

@@ -148,7 +148,9 @@ def apply_decision(store: ServerStore, approval: Mapping[str, Any]) -> None:
         target, record_id = approval["target"], approval["record_id"]
         values: dict[str, Any] = {"status": workflow.DECISION_STATUS[approval["action"]]}
         if approval["action"] == "approve":
-            values.update(approved_by=approval["author_id"], approved_at=approval["acted_at"], reject_reason=None)
+            # in the server's time zone, so its date part is the local approval day the receivable ages from
+            approved_at = datetime.fromisoformat(approval["acted_at"]).astimezone(TIMEZONE).isoformat(timespec="milliseconds")
+            values.update(approved_by=approval["author_id"], approved_at=approved_at, reject_reason=None)
         else:
             values.update(reject_reason=approval.get("reason") or "", approved_by=None, approved_at=None)
         store.update(target, record_id, values, AUTHOR)
@@ -228,6 +230,31 @@ def after_write(store: ServerStore, entity: str, record_id: str) -> None:
         event = store.event_row("approval", record_id)
         if event is not None:
             apply_decision(store, event)
+
+
+# ---- overdue reminders (a daily job) ----------------------------------------------------------------
+def remind_overdue(store: ServerStore, today: Any) -> int:
+    """Notify each order's owner once per aging bucket its unpaid receivable enters; returns how many."""
+    from shared.sales.receivables import receivables
+
+    sent = 0
+    with store.write():
+        ledger = receivables(store.db, today, open_only=True)
+        owners = dict(store.db.execute("SELECT id, owner_id FROM sales_orders WHERE status = 'approved'").fetchall())
+        for item in ledger["items"]:
+            owner = owners.get(item["order_id"])
+            if item["bucket"] == "not_yet_due" or not owner or item["outstanding"] <= 0:
+                continue
+            key = f'{item["order_id"]}:{item["bucket"]}'
+            seen = store.db.execute("SELECT 1 FROM notifications WHERE user_id = ? AND kind = 'receivable_overdue'"
+                                    " AND json_extract(detail, '$.key') = ?", [owner, key]).fetchone()
+            if seen:
+                continue
+            notifications.notify(store, owner, "receivable_overdue", item["customer_id"], {
+                "key": key, "order_id": item["order_id"], "number": item["number"], "outstanding": item["outstanding"],
+                "days_overdue": item["days_overdue"], "bucket": item["bucket"]})
+            sent += 1
+    return sent
 
 
 # ---- recycling exemptions (server.recycling) -----------------------------------------------------
@@ -379,11 +406,13 @@ def decision_refusal(store: ServerStore, user: Mapping[str, Any], can: Callable[
     problem = workflow.decision_problem(target, record, str(event.get("version")))
     if problem or record is None or event.get("action") != "approve" or target != "receipt":
         return problem
+    claimed: dict[str, int] = {}  # two allocations to one order must fit together
     for allocation in json.loads(record.get("allocations") or "[]"):
         owed = outstanding_fen(store.db, allocation["order_id"])
         if owed is None:
             return "order_not_approved"
-        if fen(allocation["amount"]) > owed:
+        claimed[allocation["order_id"]] = claimed.get(allocation["order_id"], 0) + fen(allocation["amount"])
+        if claimed[allocation["order_id"]] > owed:
             return "over_allocated"
     return None
 

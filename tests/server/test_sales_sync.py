@@ -176,3 +176,29 @@ def test_recycling_spares_customers_with_an_open_opportunity_or_a_recent_order(s
                                  "created_at": (now - timedelta(days=200)).isoformat()}, rep1)
     moved = {m["id"] for m in recycling.recycle_idle(store, now)}
     assert moved == {ids["赢单"], ids["旧订单"], ids["闲置"]}
+
+
+def test_overdue_reminders_are_sent_once_per_bucket(client: Any, store: Any, people: dict[str, Any], shop: dict[str, Any]) -> None:
+    from datetime import date
+
+    from server import jobs, notifications
+
+    rep = shop["rep"]
+    order = on_device(rep).create_order({"customer_id": shop["customer_id"], "due_date": "2026-10-01", "lines": [
+        {"product_id": shop["widget"]["id"], "quantity": 1, "unit_price": 100.0}]})
+    on_device(rep).submit("sales_order", order["id"])
+    rep.sync()
+    on_server(store, people["boss"]).decide("sales_order", order["id"], "approve")
+    rep_id = rep.user["id"]
+    assert sales.remind_overdue(store, date(2026, 9, 30)) == 0  # not yet due
+    assert sales.remind_overdue(store, date(2026, 10, 20)) == 1
+    assert sales.remind_overdue(store, date(2026, 10, 21)) == 0  # same bucket: already told
+    assert sales.remind_overdue(store, date(2026, 11, 5)) == 1  # 35 days: the next bucket
+    rows, total = notifications.for_user(store, rep_id)
+    overdue = [r for r in rows if r["kind"] == "receivable_overdue"]
+    assert [r["detail"]["bucket"] for r in overdue] == ["30_60", "0_30"] and overdue[0]["detail"]["outstanding"] == 100.0
+    assert any(r["kind"] == "sales_order_approved" for r in rows)  # the decision notified the owner too
+    token = client.post("/api/login", json={"username": "rep1", "password": "pass1234"}).get_json()["token"]
+    page = client.get("/api/notifications", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert page["total"] == total
+    assert jobs.run_reminders(store) == 0  # the job wrapper runs (nothing new today)
