@@ -1,4 +1,5 @@
-"""The ``fieldbook`` command: server, client, enroll, user, role, backup, restore, reseed, demo.
+"""The ``fieldbook`` command: server, client, enroll, user, role, backup, restore, reseed, recycle, ledger,
+numbering, demo.
 
 Argument parsing only; the work is done by ``server.cli``, ``client.cli`` and ``scripts.demo``.
 Options fall back to environment variables (``FIELDBOOK_DATA``, ``FIELDBOOK_HOST``,
@@ -90,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
     p.add_argument("--now", default=None, help="ISO 8601 time to judge idleness at (default: now)")
 
+    p = sub.add_parser("ledger", help="server ledgers")
+    ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
+    rebuild = ledger_sub.add_parser("rebuild", help="drop and recompute the journal from the approval events")
+    rebuild.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+
+    p = sub.add_parser("numbering", help="edit a document type's numbering rule (prefix + date part + digits)")
+    p.add_argument("--data", default=_env("DATA"), required=_env("DATA") is None)
+    p.add_argument("--type", dest="doc_type", required=True, choices=("sales_order", "receipt", "quote"))
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--date-format", default="YYYYMMDD", choices=("YYYYMMDD", "YYMMDD", "YYYYMM", "none"))
+    p.add_argument("--digits", type=int, default=4)
+
     p = sub.add_parser("demo", help="server + a rep laptop + a warehouse kiosk with demo data")
     p.add_argument("--data", default=_env("DATA", "fieldbook-demo"))
     p.add_argument("--port", type=int, default=8800, help="server port; the clients use the next two")
@@ -156,6 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             moved = recycle(args.data, args.now)
             print("\n".join(f"{m['name']}\t{m['owner_id']}\t{m['idle_days']}" for m in moved) or "no idle customers")
+        elif args.command == "ledger":
+            from server.cli import rebuild_ledgers
+
+            rows, debit, credit = rebuild_ledgers(args.data)
+            print(f"journal rebuilt: {rows} rows, debit {debit / 100:.2f} = credit {credit / 100:.2f}")
+        elif args.command == "numbering":
+            from server.cli import set_numbering
+
+            fmt = "" if args.date_format == "none" else args.date_format
+            print(set_numbering(args.data, args.doc_type, args.prefix, fmt, args.digits))
         elif args.command == "demo":
             from scripts.demo import run_demo
 

@@ -134,3 +134,32 @@ def change_personal_right(data_dir: str, grant: bool, username: str, module: str
         return what if changed else f"{what} (no change)"
     finally:
         db.close_store(data_dir)
+
+
+def rebuild_ledgers(data_dir: str) -> tuple[int, int, int]:
+    """Drop and recompute the journal from the approval events; (rows, debit fen, credit fen)."""
+    from . import sales
+
+    store = _with_store(data_dir)
+    try:
+        rows = sales.rebuild_journal(store)
+        debit, credit = sales.journal_totals(store)
+        return rows, debit, credit
+    finally:
+        db.close_store(data_dir)
+
+
+def set_numbering(data_dir: str, doc_type: str, prefix: str, date_format: str, digits: int) -> str:
+    """Edit the numbering rule of one document type (sales_order, receipt, quote)."""
+    from . import sales
+
+    store = _with_store(data_dir)
+    try:
+        try:
+            sales.save_numbering_rule(store, doc_type, prefix, date_format, digits)
+        except sales.SalesError as exc:
+            raise ValueError(f"{exc.code}: {exc}") from exc
+        return "\n".join(f"{r['doc_type']}\t{r['prefix']}\t{r['date_format'] or '-'}\t{r['digits']}"
+                         for r in sales.numbering_rules(store))
+    finally:
+        db.close_store(data_dir)

@@ -202,3 +202,29 @@ def test_overdue_reminders_are_sent_once_per_bucket(client: Any, store: Any, peo
     page = client.get("/api/notifications", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert page["total"] == total
     assert jobs.run_reminders(store) == 0  # the job wrapper runs (nothing new today)
+
+
+def test_cli_numbering_and_ledger_rebuild(tmp_path: Any, capsys: Any) -> None:
+    from scripts.cli import main as cli_main
+    from server import db, users
+
+    data = str(tmp_path / "cli")
+    assert cli_main(["user", "add", "--data", data, "--username", "li", "--password", "pass1234", "--role", "boss"]) == 0
+    assert cli_main(["numbering", "--data", data, "--type", "sales_order", "--prefix", "XS", "--date-format", "YYMMDD",
+                     "--digits", "5"]) == 0
+    assert "sales_order\tXS\tYYMMDD\t5" in capsys.readouterr().out
+    assert cli_main(["numbering", "--data", data, "--type", "sales_order", "--prefix", "X-S", "--digits", "5"]) == 2
+    assert "bad_rule" in capsys.readouterr().err
+    store = db.open_store(data)
+    try:
+        boss = on_server(store, users.get_user_by_name(store, "li"))
+        product = boss.create_product({"code": "P", "name": "P", "price": 10.0})
+        customer = store.create("customer", customer_values(owner_id=boss.me), boss.me)
+        order = boss.create_order({"customer_id": customer, "lines": [{"product_id": product["id"], "quantity": 2, "unit_price": 10.0}]})
+        assert order["number"].startswith("XS") and len(order["number"]) == 2 + 6 + 5
+        boss.submit("sales_order", order["id"])
+        boss.decide("sales_order", order["id"], "approve")
+    finally:
+        db.close_store(data)
+    assert cli_main(["ledger", "rebuild", "--data", data]) == 0
+    assert "journal rebuilt: 2 rows, debit 20.00 = credit 20.00" in capsys.readouterr().out
