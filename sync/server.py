@@ -298,7 +298,7 @@ class SyncServer:
             resolved[name] = win
             after[name] = win[0]
             kept[new_id()] = {"field": name, "value": lose[0], "author": lose[1].author, "at": lose[1].ms, "site": lose[1].site}
-        for name, claimed_ms in times.items():
+        for name, claimed_ms in times.items() if max(times.values(), default=now) > now + self.max_skew_ms else ():
             # An edit time far ahead would win every later conflict: re-stamp it with its receipt time.
             if name not in resolved and clamp_to_receipt(claimed_ms, now, self.max_skew_ms) != claimed_ms:
                 claimed = doc.stamp(name)

@@ -463,7 +463,12 @@ class ReplicaStore:
         with self.write():
             entry = self._open(entity, record_id)
             doc = entry.doc
-            changed = {k: v for k, v in _only_columns(entity, values).items() if doc.get(k) != v}
+            wanted = _only_columns(entity, values)
+            if len(wanted) > 2:  # one read of the whole map beats a binding call per field
+                current = doc.values()
+                changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+            else:
+                changed = {k: v for k, v in wanted.items() if doc.get(k) != v}
             if not changed:
                 return
             stamp = self._stamp(author)
