@@ -73,6 +73,9 @@ def test_quote_convert_edit_submit_through_the_forms(pages: Any, store: Any, wor
     order = store.get("sales_order", order_id)
     assert order["status"] == "draft" and order["quote_id"] == quote_id and order["total"] == 355.10
     assert pages.post(f"/quotes/{quote_id}/convert").status_code == 409  # only once
+    assert pages.post(f"/quotes/{quote_id}/edit", {"customer_id": world["customer"], "status": "draft",
+                                                   **lines_form((world["gear"], "1", "1", "", ""))}).status_code == 409
+    assert store.get("quote", quote_id)["total"] == 355.10  # a converted quote is kept as it was
 
     form = pages.get(f"/orders/{order_id}/edit").get_data(as_text=True)
     assert 'value="V-100 工业阀门"' in form and 'id="line-editor"' in form
@@ -254,3 +257,22 @@ def test_pages_render_in_zh_and_en(pages: Any, world: dict[str, Any], lang: str,
     edit = pages.get(f"/quotes/{quote_id}/edit").get_data(as_text=True)
     assert word in edit
     assert ("保存" in edit) == (lang == "zh_CN")
+
+
+def test_receipt_approver_rejects_offline_with_a_reason(pages: Any, store: Any, world: dict[str, Any], enrolled: dict[str, Any]) -> None:
+    order_id = location_id(pages.post("/orders/new", {"customer_id": world["customer"], **lines_form((world["valve"], "1", "100", "", ""))}))
+    store.update("sales_order", order_id, {"status": "approved", "approved_at": "2026-01-01T10:00:00+08:00"}, "server")
+    receipt_id = location_id(pages.post("/receipts/new", {"customer_id": world["customer"], "method": "cash", "amount": "100",
+                                                          "received_at": "2026-01-01", f"alloc-{order_id}": "100", "then": "submit"}))
+    assert "btn-approve" not in pages.get(f"/receipts/{receipt_id}").get_data(as_text=True)
+    set_rights(store, enrolled["id"], RIGHTS_REP + ",receipts.approve")
+    page = pages.get(f"/receipts/{receipt_id}").get_data(as_text=True)
+    assert "btn-approve" in page
+    version = re.search(r'name="version" value="([0-9a-f]+)"', page).group(1)
+    assert pages.post(f"/receipts/{receipt_id}/edit", {"customer_id": world["customer"], "method": "cash", "amount": "50",
+                                                       "received_at": "2026-01-01"}).status_code == 409  # submitted: frozen
+    rejected = pages.post(f"/receipts/{receipt_id}/reject", {"version": version, "reason": "金额与银行回单不符"})
+    assert rejected.status_code == 302
+    decision = store.db.execute("SELECT action, reason, version FROM approvals WHERE record_id = ?", [receipt_id]).fetchone()
+    assert tuple(decision) == ("reject", "金额与银行回单不符", version)
+    assert "rejected — waiting for sync" in pages.get(f"/receipts/{receipt_id}").get_data(as_text=True)
