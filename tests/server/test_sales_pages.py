@@ -171,6 +171,25 @@ def test_a_rep_cannot_decide_and_never_sees_costs(client: FlaskClient, store: An
     assert order["id"] not in client.get("/orders").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("path, rep, clerk", [
+    ("/workbench", 200, 200), ("/products", 200, 200), ("/orders", 200, 200), ("/quotes", 200, 403),
+    ("/receipts", 200, 403), ("/receivables", 200, 403), ("/funnel", 200, 403), ("/targets", 200, 403),
+    ("/settings/numbering", 403, 403), ("/products/new", 403, 403), ("/receivables?format=csv", 200, 403),
+])
+def test_pages_follow_the_rights_of_a_rep_and_a_warehouse_clerk(client: FlaskClient, world: dict[str, Any], path: str,
+                                                                 rep: int, clerk: int) -> None:
+    for username, expected in (("rep1", rep), ("clerk", clerk)):
+        login(client, username)
+        assert client.get(path).status_code == expected, (username, path)
+        nav = client.get("/workbench").get_data(as_text=True).split("</nav>")[0]
+        link = f'href="{path.split("?")[0]}"'
+        if expected == 403 and path != "/products/new":
+            assert link not in nav, (username, path)  # no link to a page the user may not open
+        elif path not in ("/products/new", "/receivables?format=csv"):
+            assert link in nav, (username, path)
+        client.post("/logout", data={"csrf_token": csrf_from(client.get("/workbench").get_data(as_text=True))})
+
+
 def test_boss_and_finance_see_and_set_costs(client: FlaskClient, store: Any, world: dict[str, Any]) -> None:
     from server.sales_setup_pages import product_cost
 
@@ -205,7 +224,8 @@ def test_product_create_edit_search_paging_and_delete_after_confirmation(client:
     client.post("/products/categories", data={"csrf_token": token, "op": "add", "name": "Hammers", "parent_id": tools_id})
     html = client.get("/products/categories").get_data(as_text=True)
     assert 'data-category="Tools/Hammers"' in html
-    hammers_id = re.findall(r'name="category_id" value="([^"]+)"', html)[1]
+    hammers_id = re.search(r'data-category="Tools/Hammers">.*?name="category_id" value="([^"]+)"', html, re.S).group(1)
+    assert hammers_id != tools_id
     cycle = client.post("/products/categories", data={"csrf_token": token, "op": "move", "category_id": tools_id,
                                                       "parent_id": hammers_id}, follow_redirects=True)
     assert "cannot move under itself" in cycle.get_data(as_text=True)
@@ -219,6 +239,7 @@ def test_product_create_edit_search_paging_and_delete_after_confirmation(client:
     bad = client.post("/products/new", data={"csrf_token": token, "code": "Z", "name": "z", "price": "1.005"})
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.get_data(as_text=True)
 
+    assert client.get(f"/products?category_id={hammers_id}").get_data(as_text=True).count('data-product="H-') == 5
     first = client.get(f"/products?category_id={tools_id}").get_data(as_text=True)  # a category holds its sub-categories
     assert first.count('data-product="H-') == 5 and "H-00" in first and "H-05" not in first and "5.12" in first
     second = client.get(f"/products?category_id={tools_id}&page=2").get_data(as_text=True)
@@ -241,6 +262,9 @@ def test_product_create_edit_search_paging_and_delete_after_confirmation(client:
     assert 'data-product="H-03"' not in client.get("/products?q=H-03").get_data(as_text=True)
     assert client.get(f"/products/{product_id}").status_code == 404
 
+    renamed = client.post("/products/categories", data={"csrf_token": token, "op": "rename", "category_id": hammers_id,
+                                                        "name": "Claw hammers"})
+    assert renamed.status_code == 303 and 'data-category="Tools/Claw hammers"' in client.get("/products/categories").get_data(as_text=True)
     busy = client.post(f"/products/categories/{hammers_id}/delete", data={"csrf_token": token, "confirm": "yes"},
                        follow_redirects=True)
     assert "still holds products" in busy.get_data(as_text=True)
