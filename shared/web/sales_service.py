@@ -482,6 +482,8 @@ class SalesService:
         self.require(DOC_MODULE[entity], "edit")
         with self.store.write():
             row = self._record(entity, record_id)
+            if row.get("status") == "submitted":  # submitted twice (a double click): nothing to write
+                return self.document(entity, record_id)
             problem = workflow.transition_problem(row.get("status"), "submitted")
             if problem:
                 raise Conflict(f"A {row.get('status')} document cannot be submitted.", code="frozen" if row.get("status") in workflow.FROZEN else problem)
@@ -525,6 +527,7 @@ class SalesService:
 
     def _allocations(self, customer_id: str, amount: float, allocations: list[dict[str, Any]]) -> str:
         problems: dict[str, Any] = {}
+        claimed: dict[str, int] = {}  # fen allocated so far to each order by this receipt
         for index, allocation in enumerate(allocations):
             row = self.store.db.execute(
                 "SELECT customer_id, status FROM sales_orders WHERE id = ? AND coalesce(deleted, 0) = 0",
@@ -535,7 +538,8 @@ class SalesService:
                 problems[str(index)] = {"order_id": ["The order is not approved."]}
             else:
                 owed = outstanding_fen(self.store.db, allocation["order_id"]) or 0
-                if fen(allocation["amount"]) > owed:
+                claimed[allocation["order_id"]] = claimed.get(allocation["order_id"], 0) + fen(allocation["amount"])
+                if claimed[allocation["order_id"]] > owed:
                     problems[str(index)] = {"amount": [f"More than the order still owes ({yuan(owed):.2f})."]}
         if problems:
             raise Invalid("An allocation is wrong.", fields={"allocations": problems})
