@@ -469,3 +469,92 @@ def test_an_order_through_the_service_is_exact_to_the_fen(raw: list[tuple[Any, .
     assert sum(r["debit"] for r in rows) == sum(r["credit"] for r in rows) == fen(order["total"])
     item = world.service("boss").receivables()["items"][0]
     assert fen(item["outstanding"]) == fen(order["total"])
+
+
+# ---- numbers under concurrency ---------------------------------------------------------------------
+WRITER = """
+import json, sys
+from server import db, org, sales_web, users
+from shared.web.sales_service import SalesService
+data_dir, rep_id, customer_id, product_id, count = sys.argv[1:6]
+store = db.open_store(data_dir)
+service = SalesService(store, org.enrich(store, users.get_user(store, rep_id)), sales_web.hooks(store))
+made = [service.create_order({"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": 1,
+        "unit_price": 5}]})["number"] for _ in range(int(count))]
+print(json.dumps(made))
+"""
+
+
+def test_numbers_are_unique_and_gap_free_across_threads_and_processes(tmp_path: Any) -> None:
+    import re
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    from server import db, org, users
+    from shared.web.sales_service import SalesService
+
+    data_dir = str(tmp_path / "server")
+    store = db.open_store(data_dir)
+    try:
+        rep = users.create_user(store, "rep", "pass1234", "sales_rep")
+        boss = users.create_user(store, "boss", "pass1234", "boss")
+        product = SalesService(store, org.enrich(store, boss), sales_web.hooks(store)).create_product(
+            {"code": "P", "name": "产品", "price": 5})["id"]
+        customer = store.create("customer", {"kind": "company", "name": "客户", "owner_id": rep["id"]}, rep["id"])
+        procs = [subprocess.Popen([sys.executable, "-c", WRITER, data_dir, rep["id"], customer, product, "15"],
+                                  cwd=str(Path(__file__).resolve().parents[2]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(3)]
+        numbers: list[str] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def orders() -> None:
+            try:
+                service = SalesService(store, org.enrich(store, rep), sales_web.hooks(store))
+                made = [service.create_order({"customer_id": customer, "lines": [
+                    {"product_id": product, "quantity": 1, "unit_price": 5}]})["number"] for _ in range(15)]
+                with lock:
+                    numbers.extend(made)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        def quotes() -> None:  # assign_number straight, on records made in this thread
+            try:
+                for _ in range(15):
+                    quote_id = store.create("quote", {"customer_id": customer, "lines": "[]", "total": 0, "status": "draft",
+                                                      "number": "TMP-QT-X", "number_is_final": False}, rep["id"])
+                    first = sales.assign_number(store, "quote", quote_id)
+                    assert sales.assign_number(store, "quote", quote_id) == first  # idempotent
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=orders) for _ in range(4)] + [threading.Thread(target=quotes) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-3000:]
+            numbers.extend(json.loads(out.strip().splitlines()[-1]))
+        assert not errors, errors
+        assert len(numbers) == 4 * 15 + 3 * 15 and len(set(numbers)) == len(numbers)
+        stored = [r[0] for r in store.db.execute("SELECT number FROM sales_orders")]
+        assert sorted(stored) == sorted(numbers)
+        for doc_type, prefix, expected in (("sales_order", "SO", len(numbers)), ("quote", "QT", 30)):
+            held = [r[0] for r in store.db.execute("SELECT number FROM document_numbers WHERE doc_type = ?", [doc_type])]
+            assert len(held) == expected
+            by_period: dict[str, list[int]] = {}
+            for number in held:
+                match = re.fullmatch(prefix + r"(\d{8})(\d{4})", number)
+                assert match, number
+                by_period.setdefault(match.group(1), []).append(int(match.group(2)))
+            for period, seqs in by_period.items():  # gap-free from 1 in every period
+                assert sorted(seqs) == list(range(1, len(seqs) + 1)), (doc_type, period)
+                last = store.db.execute("SELECT last FROM number_sequences WHERE doc_type = ? AND period = ?",
+                                        [doc_type, period]).fetchone()[0]
+                assert last == len(seqs)
+    finally:
+        db.close_store(data_dir)
