@@ -94,7 +94,9 @@ def _product_form(product: dict[str, Any] | None, errors: dict[str, str] | None 
                   status: int = 200) -> ResponseReturnValue:
     show_costs = may_see_costs(me())
     cost = product_cost(get_store(), product["id"]) if product and show_costs else None
-    return render_template("sales/product_form.html", product=product, values=values or product or {},
+    if values is None and product is not None:
+        values = {**product, "price": f"{product['price']:.2f}" if product.get("price") is not None else ""}
+    return render_template("sales/product_form.html", product=product, values=values or {},
                            errors=errors or {}, categories=service().categories(), show_costs=show_costs, cost=cost,
                            may_edit=can("products", "edit")), status
 

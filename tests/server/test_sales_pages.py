@@ -350,7 +350,9 @@ def test_receipts_are_approved_on_their_page_and_receivables_age(client: FlaskCl
 def test_numbering_rules_are_edited_by_the_boss(client: FlaskClient, store: Any, world: dict[str, Any]) -> None:
     auth = login(client, "boss")
     html = client.get("/settings/numbering").get_data(as_text=True)
-    assert 'data-doc-type="sales_order"' in html and "<code>lead</code>" in html
+    assert 'data-doc-type="sales_order"' in html and "<code>lead</code>" in html and "初步接洽" in html  # stage names per language
+    client.get("/lang/en")
+    assert "Initial contact" in client.get("/settings/numbering").get_data(as_text=True)
     token = auth.csrf("/settings/numbering")
     bad = client.post("/settings/numbering", data={"csrf_token": token, "doc_type": "sales_order", "prefix": "X-S",
                                                    "date_format": "YYMMDD", "digits": "3"}, follow_redirects=True)
