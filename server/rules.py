@@ -29,7 +29,7 @@ from sync.clock import iso_from_ms
 from sync.document import RecordDocument, change_hash
 from sync.protocol import PushRequestSchema, load
 
-from . import oplog, sales
+from . import oplog, sales, stock
 
 SEE_ALL_CUSTOMERS = frozenset({"boss", "admin", "admin_staff", "finance"})
 POOL_ROLES = frozenset({"sales_rep", "sales_manager"})
@@ -108,6 +108,9 @@ class RoleScope:
             return values.get("user_id") == user.get("id") or owner_in_scope(user, values.get("user_id"))
         if entity == "user_rights":
             return values.get("user_id") == user.get("id")
+        seen = stock.visible(user, entity, values)
+        if seen is not None:
+            return seen
         return True  # reference data (products, categories, stages, levels, directory) is for everyone
 
 
@@ -157,6 +160,9 @@ class Rules:
 
     def __call__(self, principal: Principal, diff: RecordDiff) -> Verdict:
         user = principal.info or {}
+        judged = stock.verdict(self.store, user, lambda m, a: can(user, m, a), diff)
+        if judged is not None:
+            return judged
         if diff.entity in sales.ENTITY_MODULE:
             return sales.verdict(self.store, user, lambda m, a: can(user, m, a),
                                  lambda owner: owner is not None and owner_in_scope(user, owner), diff)

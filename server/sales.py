@@ -28,7 +28,7 @@ from shared.sales.receivables import outstanding_fen
 from sync import Principal, RecordDiff, ServerStore, Verdict
 from sync.clock import iso_from_ms
 
-from . import notifications, org
+from . import notifications, org, stock
 from .db import migrations
 
 AUTHOR = "server"
@@ -156,6 +156,8 @@ def apply_decision(store: ServerStore, approval: Mapping[str, Any]) -> None:
         store.update(target, record_id, values, AUTHOR)
         if approval["action"] == "approve":
             _post(store, approval)
+            if target == "sales_order":
+                stock.open_outbound(store, record_id)  # the warehouse's kiosk sees what to ship
         record = store.get(target, record_id)
         owner = record.get("owner_id")
         if owner and owner != approval["author_id"]:
@@ -208,15 +210,6 @@ def rebuild_journal(store: ServerStore) -> int:
         for approval in store.db.query("SELECT * FROM approvals WHERE action = 'approve' ORDER BY hlc, id"):
             _post(store, approval)
         return int(store.db.execute("SELECT count(*) FROM journal_entries").fetchone()[0])
-
-
-def effects(store: ServerStore) -> Callable[[Principal, str, str], None]:
-    """``SyncServer``'s effects hook: number what arrives, apply what approvers decided."""
-
-    def run(principal: Principal, entity: str, record_id: str) -> None:
-        after_write(store, entity, record_id)
-
-    return run
 
 
 def after_write(store: ServerStore, entity: str, record_id: str) -> None:
@@ -419,3 +412,10 @@ def decision_refusal(store: ServerStore, user: Mapping[str, Any], can: Callable[
 
 def now_iso(store: ServerStore) -> str:
     return iso_from_ms(store.now_ms())
+
+
+def effects(store: ServerStore) -> Callable[[Principal, str, str], None]:
+    """``SyncServer``'s effects hook (the same as ``server.effects.hook``: sales and stock)."""
+    from . import effects as server_effects
+
+    return server_effects.hook(store)

@@ -10,7 +10,7 @@ from shared.web.sales_api import create_sales_blueprint
 from shared.web.sales_service import SalesHooks
 from sync import ServerStore
 
-from . import auth, db, rules, sales
+from . import auth, db, effects, rules, sales
 
 
 def server_today(store: ServerStore) -> date:
@@ -27,7 +27,7 @@ def hooks(store: ServerStore) -> SalesHooks:
         can=rules.permits,
         customer_where=lambda user: rules.customer_scope_sql(user, "c"),
         in_team=lambda user, user_id: rules.owner_in_scope(user, user_id),
-        after_write=lambda entity, record_id: sales.after_write(store, entity, record_id),
+        after_write=lambda entity, record_id: effects.after_write(store, entity, record_id),
         decision_refusal=refusal,
         today=lambda: server_today(store),
     )

@@ -19,7 +19,7 @@ from sync.errors import Forbidden, SyncError
 from sync.protocol import PullRequestSchema, check_version, load
 from sync.clock import iso_from_ms
 
-from . import oplog, org, policy, rules, sales, users
+from . import effects, oplog, org, policy, rules, sales, stock, users
 from .auth import public_user
 from .db import get_store
 from shared.web.errors import ApiError, Conflict, Invalid, PayloadTooLarge, Unauthorized
@@ -45,7 +45,7 @@ def sync_server() -> SyncServer:
     server = current_app.extensions.get("fieldbook_sync")
     if server is None:
         server = SyncServer(get_store(), policy.PolicyRules(get_store()), rules.RoleScope(),
-                            max_skew_ms=current_app.config["MAX_SKEW_MS"], effects=sales.effects(get_store()))
+                            max_skew_ms=current_app.config["MAX_SKEW_MS"], effects=effects.hook(get_store()))
         current_app.extensions["fieldbook_sync"] = server
     return server
 
@@ -98,7 +98,8 @@ def _principal() -> Principal:
         raise Unauthorized("This device is not enrolled or was revoked; enroll it again.")
     device, user = found
     g.device = device
-    return Principal(user["id"], device["id"], info=org.enrich(get_store(), user))
+    info = {**org.enrich(get_store(), user), "device_warehouse": stock.device_warehouse(get_store(), device["id"])}
+    return Principal(user["id"], device["id"], info=info)
 
 
 def _refused(reason: str, principal: Principal | None = None) -> None:

@@ -1,7 +1,7 @@
 """The product's marshmallow schemas and the entity registry built from them."""
 from __future__ import annotations
 
-from . import org, policy, sales
+from . import org, policy, sales, stock
 from .crm import ContactSchema, CustomerSchema, VisitSchema, VisitVoidSchema
 from .registry import DERIVED_FIELDS, Entity, Registry
 
@@ -28,6 +28,7 @@ def build_registry() -> Registry:
     policy.register(registry)
     org.register(registry)
     sales.register(registry)
+    stock.register(registry)
     return registry
 
 

@@ -228,6 +228,7 @@ class SalesOrderSchema(Schema):
     delivery_date = IsoDate(allow_none=True)
     due_date = IsoDate(allow_none=True)  # payment due; the receivable ages from it
     outbound_requested = fields.Boolean(load_default=False)  # ask the warehouse to ship once approved
+    warehouse_id = fields.String(allow_none=True, validate=validate.Length(max=64))  # ships from (default: the first)
     owner_id = fields.String(dump_only=True)
     remark = fields.String(allow_none=True, validate=_long)
     submitted_at = IsoDateTime(dump_only=True)

@@ -34,7 +34,7 @@ OPPORTUNITY_FIELDS = ("id", "customer_id", "name", "stage", "amount", "expected_
 QUOTE_FIELDS = ("id", "number", "number_is_final", "customer_id", "opportunity_id", "status", "lines", "total",
                 "valid_until", "order_id", "owner_id", "remark", "created_at", "updated_at", "conflicts")
 ORDER_FIELDS = ("id", "number", "number_is_final", "customer_id", "quote_id", "status", "lines", "total",
-                "delivery_date", "due_date", "outbound_requested", "owner_id", "remark", "submitted_at", "approved_by",
+                "delivery_date", "due_date", "outbound_requested", "warehouse_id", "owner_id", "remark", "submitted_at", "approved_by",
                 "approved_at", "reject_reason", "created_at", "updated_at", "conflicts")
 RECEIPT_FIELDS = ("id", "number", "number_is_final", "customer_id", "payer", "method", "amount", "received_at",
                   "status", "allocations", "owner_id", "remark", "submitted_at", "approved_by", "approved_at",
