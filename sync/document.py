@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
@@ -50,9 +50,11 @@ class Stamp:
         return cls(int(ms), author, site)
 
 
-@dataclass(frozen=True)
-class ChangeInfo:
-    """A change as stored and sent: its hash, the hashes it depends on, and its bytes."""
+class ChangeInfo(NamedTuple):
+    """A change as stored and sent: its hash, the hashes it depends on, and its bytes.
+
+    (A named tuple: built for every change applied, where a frozen dataclass cost 1 µs each.)
+    """
 
     hash: str
     deps: tuple[str, ...]
@@ -167,7 +169,7 @@ class RecordDocument:
                 out[key] = value[1]  # type: ignore[assignment]
         if meta is None:
             return out, {}
-        return out, {k: int(str(v[1]).split("|", 1)[0]) for k, v in self._raw_stamps(meta).items()}
+        return out, {k: int(str(v[1]).partition("|")[0]) for k, v in self._raw_stamps(meta).items()}
 
     def stamp(self, name: str, heads: Sequence[str] | None = None) -> Stamp | None:
         """The stamp of the write that set ``name`` as of ``heads``."""
