@@ -61,3 +61,44 @@ class SalesWorld:
     def service(self, who: str) -> SalesService:
         """The user's service with the server's hooks, as the server's API and pages build it."""
         return SalesService(self.store, self.user(who), sales_web.hooks(self.store))
+
+
+class FlaskTransport:
+    """``sync.Transport`` over the Flask test client (the real sync endpoints, auth and rules)."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.token = token
+        self.bytes_sent = self.bytes_received = 0
+
+    def _post(self, path: str, message: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(path, json=message, headers={"Authorization": f"Device {self.token}"})
+        assert response.status_code == 200, (path, response.status_code, response.get_json())
+        return response.get_json()  # type: ignore[no-any-return]
+
+    def push(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/sync/v1/push", message)
+
+    def pull(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/sync/v1/pull", message)
+
+
+class SyncedDevice:
+    """An enrolled device replica with the device's own sales hooks (rights from ``user_rights``)."""
+
+    def __init__(self, client: Any, path: str, clock: ManualClock, username: str) -> None:
+        from client import sales_web as device_web
+        from sync import ReplicaStore, SyncEngine
+
+        self.store = ReplicaStore.open(path, REGISTRY, clock)
+        response = client.post("/api/devices/enroll", json={
+            "username": username, "password": PASSWORD, "device_id": self.store.site_id, "name": f"{username} device",
+            "app_version": "0.1.0", "warehouse": None})
+        assert response.status_code == 201, response.get_json()
+        self.user = response.get_json()["user"]
+        self.engine = SyncEngine(self.store, FlaskTransport(client, response.get_json()["device_token"]), clock,
+                                 app_version="0.1.0")
+        self.service = SalesService(self.store, self.user, device_web.hooks(self.store))
+
+    def sync(self) -> Any:
+        return self.engine.run_once()
