@@ -64,9 +64,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     transfer_pages.init_app(app)
     app.register_blueprint(create_api_blueprint(get_store=db.get_store, current_user=auth.current_user,
                                                 find_users=lambda *args: directory.find(db.get_store(), *args)))
-    from . import sales_pages, sales_web
+    from . import sales_pages, sales_web, stock_web
 
     sales_web.init_app(app)
+    stock_web.init_app(app)
     sales_pages.init_app(app)
     from .openapi import bp as openapi_bp
 
