@@ -13,6 +13,7 @@ and purchasing.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, Callable, Mapping
 
 import sqlite_utils
@@ -38,8 +39,12 @@ def _stock_ledger(db: sqlite_utils.Database) -> None:
                " PRIMARY KEY (warehouse_id, product_id, hlc, move_id))")
 
 
+_KEY_NAMESPACE = uuid.UUID("8f6c1a52-3d0e-4f4b-9a57-2b1de0c6a0f1")
+
+
 def key_id(warehouse_id: str, product_id: str) -> str:
-    return f"{warehouse_id}:{product_id}"
+    """The id of a warehouse × product's level and cost records (deterministic, ≤ 64 characters)."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{warehouse_id}:{product_id}"))
 
 
 # ---- the ledger ---------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ class StockMoveSchema(Schema):
 
 
 class StockLevelSchema(Schema):
-    """Quantity on hand per warehouse × product (server-computed; id ``<warehouse_id>:<product_id>``)."""
+    """Quantity on hand per warehouse × product (server-computed; id ``server.stock.key_id``)."""
 
     class Meta:
         unknown = RAISE
