@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any, Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -17,10 +18,11 @@ SCHEMA_VERSION = "2.0"  # 2.0: the sales entities (old clients cannot hold them)
 MAX_PUSH_ITEMS = 500
 MAX_CHANGES_PER_ITEM = 2000
 MAX_MANIFEST = 500_000
-_NAME = validate.Regexp(r"^[a-z_]{1,40}$")
+_NAME_PATTERN = re.compile(r"^[a-z_]{1,40}$")
+_NAME = validate.Regexp(_NAME_PATTERN)
 _ID = validate.Length(min=1, max=64)
 _QUICK: dict[Any, Callable[[str], bool]] = {  # passes exactly what the validator passes
-    _NAME: lambda value: _NAME.regex.match(value) is not None,
+    _NAME: lambda value: _NAME_PATTERN.match(value) is not None,
     _ID: lambda value: 1 <= len(value) <= 64,
 }
 
