@@ -104,7 +104,8 @@ def reason_text(reason: str) -> str:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return redirect(url_for("pages.customers"))
+    """Everyone's home page is their workbench (工作台): what waits for them."""
+    return redirect(url_for("sales_pages.workbench"))
 
 
 def _service() -> CrmService:

@@ -44,6 +44,11 @@ def can(user: Mapping[str, Any], module: str, action: str) -> bool:
     return f"{module}.{action}" in (user.get("rights") or ())
 
 
+def sees_costs(user: Mapping[str, Any]) -> bool:
+    """Whether the user may see purchase costs (boss, admin, purchasing or finance rights)."""
+    return user.get("role") in COST_ROLES or can(user, "purchasing", "view") or can(user, "finance", "view")
+
+
 def _sees_pool(user: Mapping[str, Any]) -> bool:
     return user.get("role") in POOL_ROLES and can(user, "pool", "view")
 
@@ -103,7 +108,7 @@ class RoleScope:
         if entity == "customer":
             return customer_visible(user, values)
         if entity == "product_cost":
-            return user.get("role") in COST_ROLES or can(user, "purchasing", "view") or can(user, "finance", "view")
+            return sees_costs(user)
         if entity == "sales_target":
             return values.get("user_id") == user.get("id") or owner_in_scope(user, values.get("user_id"))
         if entity == "user_rights":

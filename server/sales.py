@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from shared.sales import workflow
+from shared.schemas.sales import ProductCostSchema
 from shared.sales.money import fen, priced_lines
 from shared.sales.receivables import outstanding_fen
 from sync import Principal, RecordDiff, ServerStore, Verdict
@@ -276,13 +277,16 @@ def has_recent_order(store: ServerStore, customer: Mapping[str, Any], now: datet
 
 
 # ---- purchase costs (server-owned, sent only to roles with cost rights) ----------------------------
-def save_product_cost(store: ServerStore, product_id: str, cost: float, author: str) -> None:
-    """Set a product's purchase cost (the ``product_cost`` record shares the product's id)."""
+def save_product_cost(store: ServerStore, product_id: str, cost: Any, author: str) -> float:
+    """Set a product's purchase cost (the ``product_cost`` record shares the product's id); validated
+    (non-negative, at most 4 decimals: ``ValidationError`` otherwise, nothing written)."""
+    values = ProductCostSchema().load({"product_id": product_id, "cost": cost})
     with store.write():
         if store.db.execute("SELECT 1 FROM product_costs WHERE id = ?", [product_id]).fetchone() is None:
-            store.create("product_cost", {"product_id": product_id, "cost": cost}, author, record_id=product_id)
+            store.create("product_cost", values, author, record_id=product_id)
         else:
-            store.update("product_cost", product_id, {"cost": cost, "deleted": False}, author)
+            store.update("product_cost", product_id, {**values, "deleted": False}, author)
+    return float(values["cost"])
 
 
 def product_cost(store: ServerStore, product_id: str) -> float | None:

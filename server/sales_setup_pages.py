@@ -17,7 +17,6 @@ from marshmallow import ValidationError
 
 from shared.schemas.sales import ProductCategorySchema, ProductCostSchema, ProductSchema
 from shared.web.errors import ApiError, NotFound
-from sync import RecordNotFound, ServerStore
 
 from . import rules, sales, sales_web, users
 from .auth import login_required, roles_required
@@ -30,32 +29,9 @@ TARGET_ROLES = ("sales_rep", "sales_manager")
 
 
 # ---- purchase costs (no HTTP) ---------------------------------------------------------------------
-def may_see_costs(user: Mapping[str, Any]) -> bool:
-    """Whether the user may see and set purchase costs."""
-    return (user.get("role") in rules.COST_ROLES or rules.can(user, "purchasing", "view")
-            or rules.can(user, "finance", "view"))
-
-
-def product_cost(store: ServerStore, product_id: str) -> float | None:
-    """The product's purchase cost, or None when none is recorded."""
-    try:
-        row = store.get("product_cost", product_id)
-    except RecordNotFound:
-        return None
-    return None if row.get("deleted") else row.get("cost")
-
-
-def save_product_cost(store: ServerStore, product_id: str, cost: Any, user_id: str) -> float:
-    """Record a product's purchase cost (validated: non-negative, at most 4 decimals)."""
-    values = ProductCostSchema().load({"product_id": product_id, "cost": cost})
-    with store.write():
-        try:
-            store.get("product_cost", product_id)
-        except RecordNotFound:
-            store.create("product_cost", values, user_id, record_id=product_id)
-        else:
-            store.update("product_cost", product_id, values, user_id)
-    return float(values["cost"])
+may_see_costs = rules.sees_costs
+product_cost = sales.product_cost
+save_product_cost = sales.save_product_cost
 
 
 def field_errors(exc: ValidationError | ApiError) -> dict[str, str]:

@@ -23,9 +23,10 @@ def many(store, people):
     return ids
 
 
-def test_root_goes_to_customers(client, auth):
+def test_root_goes_to_the_workbench(client, auth):
     auth.login()
-    assert client.get("/").location == "/customers"
+    assert client.get("/").location == "/workbench"
+    assert client.get("/workbench").status_code == 200
 
 
 def test_customer_list_pages_by_fifty_with_total(client, auth, many):
