@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from shared import policy
 from shared.schemas import ContactSchema, CustomerSchema, VisitSchema
+from shared.web.reasons import WORKFLOW_ENTITIES, WORKFLOW_REASONS
 from sync import RecordNotFound
 from sync.errors import SyncError, TransportUnavailable
 
@@ -45,7 +46,7 @@ KIND_LABELS = {"company": _l("Company"), "person": _l("Person")}
 METHOD_LABELS = {"phone": _l("Phone call"), "email": _l("E-mail"), "im": _l("Instant message"),
                  "onsite": _l("On-site visit"), "other": _l("Other")}
 ENTITY_LABELS = {"customer": _l("Customer"), "contact": _l("Contact"), "visit": _l("Visit"),
-                 "visit_void": _l("Visit void")}
+                 "visit_void": _l("Visit void"), **WORKFLOW_ENTITIES}
 
 PUBLIC_ENDPOINTS = {"pages.enroll", "static", "fbstatic.static", "fbstatic.set_lang"}
 LOGIN_FREE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.login", "auth.logout"}
@@ -438,6 +439,7 @@ REASON_LABELS = {
     "no_permission": _l("You lack the permission for this change."),
     "release_not_allowed": _l("You may not release this customer to the pool."),
     "unknown_owner": _l("The new owner is not an active user."),
+    **WORKFLOW_REASONS,
 }
 
 

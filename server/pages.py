@@ -17,6 +17,7 @@ from flask_babel import ngettext
 
 from shared.web.api import CrmService
 from shared.web.errors import ApiError, NotFound
+from shared.web.reasons import WORKFLOW_ENTITIES, WORKFLOW_REASONS
 
 from . import rules, users
 from .auth import login_required, page_user, roles_required
@@ -78,7 +79,8 @@ def kind_labels() -> dict[str, str]:
 
 
 def entity_labels() -> dict[str, str]:
-    return {"customer": _("Customer"), "contact": _("Contact"), "visit": _("Visit"), "visit_void": _("Visit void")}
+    return {"customer": _("Customer"), "contact": _("Contact"), "visit": _("Visit"), "visit_void": _("Visit void"),
+            **{k: str(v) for k, v in WORKFLOW_ENTITIES.items()}}
 
 
 def method_labels() -> dict[str, str]:
@@ -97,6 +99,8 @@ def reason_text(reason: str) -> str:
     }
     if reason in known:
         return known[reason]
+    if reason in WORKFLOW_REASONS:
+        return str(WORKFLOW_REASONS[reason])
     if reason.startswith("invalid"):
         return _("Invalid value: %(detail)s", detail=reason.partition(":")[2].strip())
     return reason
