@@ -19,8 +19,6 @@ REP = ("lina", "lina-pass-1", "sales_rep")
 MANAGER = ("zhang", "zhang-pass-1", "sales_manager")
 BOSS = ("wang", "wang-pass-1", "boss")
 FINANCE = ("qian", "qian-pass-1", "finance")
-LABELS = {"changed_since_seen": "changed since you opened it", "frozen": "cannot be changed"}
-
 
 def _issues_page(base: str, username: str, password: str) -> str:
     """The client's sync issues page, logged in like a browser (CSRF token from the login form)."""
@@ -34,7 +32,9 @@ def _issues_page(base: str, username: str, password: str) -> str:
 
 
 def _shows(page: str, reason: str, record_id: str) -> bool:
-    return record_id[:8] in page and (reason in page or LABELS[reason] in page)
+    """The issue is listed (by its reason code, whatever the page's language) and names the order: the
+    record itself, or — for a refused decision — in the decision's values the page shows."""
+    return f'data-reason="{reason}"' in page and record_id in page
 
 
 def _lines(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
