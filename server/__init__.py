@@ -20,7 +20,7 @@ from shared.web.plans import create_plans_blueprint
 from shared.web.errors import register_error_handlers
 from sync.clock import DEFAULT_MAX_SKEW_MS
 
-from . import admin_pages, auth, db, directory, openapi, pages, policy, policy_pages, rules, sales, sales_pages, sales_web, stock_web, sync_api, users
+from . import admin_pages, auth, db, directory, openapi, pages, policy, policy_pages, rules, sales, sales_pages, sales_web, stock_pages, stock_web, sync_api, users
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": os.path.abspath("fieldbook-server-data"),
@@ -85,5 +85,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                                 owner_rule=policy.owner_rule(store), find_users=_find_users(store)))
     sales_web.init_app(app, store)
     stock_web.init_app(app)
+    app.register_blueprint(stock_pages.bp)
     app.register_blueprint(sales_pages.bp)
     return app
