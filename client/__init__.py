@@ -68,6 +68,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     sales_web.init_app(app)
     stock_web.init_app(app)
+    from . import kiosk_pages
+
+    kiosk_pages.init_app(app)
     sales_pages.init_app(app)
     from .openapi import bp as openapi_bp
 

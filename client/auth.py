@@ -2,7 +2,11 @@
 
 Owns ``/login``, ``/logout``, ``POST /api/login`` (bearer tokens kept as hashes in
 ``local_tokens``), ``current_user()`` for the REST API and the CSRF token of page forms.
-Password checks run against ``local_users`` only: the server is never asked.
+Password checks run against ``local_users``: the server is never asked. On a warehouse kiosk
+(enrolled with ``--warehouse``) other staff share the device: a user the device does not know is
+checked once against the server's ``POST /api/login`` while online, and the hash of the password
+is then kept in ``kiosk_users`` so the same user logs in offline later (pages only; API tokens stay
+the enrolled user's).
 """
 from __future__ import annotations
 
@@ -10,16 +14,20 @@ import hashlib
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+import requests
+
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from shared.web.errors import Forbidden, Invalid, Unauthorized
 from shared.web.security import bearer_token, csrf_ok, csrf_token
 from sync import ReplicaStore
 from sync.clock import iso_from_ms
+from sync.errors import TransportUnavailable
 
+from . import db
 from .db import get_store
 
 bp = Blueprint("auth", __name__)
@@ -42,7 +50,71 @@ def authenticate(store: ReplicaStore, username: str, password: str) -> dict[str,
 
 def user_by_id(store: ReplicaStore, user_id: str) -> dict[str, Any] | None:
     rows = list(store.db.query(f"SELECT {_USER_COLUMNS} FROM local_users WHERE id = ?", [user_id]))
+    if not rows:
+        rows = list(store.db.query(f"SELECT {_USER_COLUMNS} FROM kiosk_users WHERE id = ?", [user_id]))
     return rows[0] if rows else None
+
+
+def is_kiosk(store: ReplicaStore) -> bool:
+    device = db.get_device(store)
+    return bool(device and device.get("warehouse"))
+
+
+def server_login(server_url: str, username: str, password: str, timeout: float) -> dict[str, Any] | None:
+    """Ask the server whether the password is right: its user, None if refused; ``TransportUnavailable`` offline."""
+    try:
+        response = requests.post(f"{server_url.rstrip('/')}/api/login", json={"username": username, "password": password},
+                                 timeout=timeout)
+    except requests.RequestException as exc:
+        raise TransportUnavailable(f"cannot reach {server_url}", original=exc) from exc
+    if response.status_code >= 500:
+        raise TransportUnavailable(f"server error {response.status_code}")
+    if response.status_code != 200:
+        return None
+    try:
+        user = response.json()["user"]
+        return {k: user.get(k) for k in ("id", "username", "display_name", "role", "department")} if user.get("id") else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def remember_kiosk_user(store: ReplicaStore, user: dict[str, Any], password: str) -> None:
+    """Keep a server-verified kiosk user and a local hash of the password (offline login later)."""
+    with store.write():
+        store.db.execute("DELETE FROM kiosk_users WHERE username = ? AND id != ?", [user["username"], user["id"]])
+        store.db.execute(
+            "INSERT INTO kiosk_users (id, username, display_name, role, department, password_hash, verified_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+            " display_name = excluded.display_name, role = excluded.role, department = excluded.department,"
+            " password_hash = excluded.password_hash, verified_at = excluded.verified_at",
+            [user["id"], user["username"], user.get("display_name") or user["username"], user.get("role") or "warehouse",
+             user.get("department"), generate_password_hash(password), iso_from_ms(store.now_ms())],
+        )
+
+
+def authenticate_kiosk(store: ReplicaStore, username: str, password: str, timeout: float) -> dict[str, Any] | None:
+    """Another staff member on a kiosk: the cached hash, else the server (then cached).
+
+    None for a wrong password or when this device is not a kiosk; ``TransportUnavailable`` when
+    the user is not known here (or the password differs from the cached one) and the server
+    cannot be reached."""
+    username = username.strip()
+    device = db.get_device(store)
+    if not (device and device.get("warehouse")) or not username:
+        return None
+    if store.db.execute("SELECT 1 FROM local_users WHERE username = ?", [username]).fetchone():
+        return None  # the enrolled user logs in with the local hash only
+    rows = list(store.db.query("SELECT * FROM kiosk_users WHERE username = ?", [username]))
+    if rows and check_password_hash(rows[0]["password_hash"], password):
+        user = rows[0]
+        user.pop("password_hash")
+        user.pop("verified_at")
+        return user
+    user = server_login(device["server_url"], username, password, timeout)
+    if user is None:
+        return None
+    remember_kiosk_user(store, user, password)
+    return user_by_id(store, user["id"])
 
 
 def _token_hash(token: str) -> str:
@@ -153,15 +225,21 @@ def login() -> Any:
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        user = authenticate(get_store(), username, request.form.get("password", ""))
+        password = request.form.get("password", "")
+        user = authenticate(get_store(), username, password)
+        if user is None:
+            try:
+                user = authenticate_kiosk(get_store(), username, password, float(current_app.config["SYNC_TIMEOUT"]))
+            except TransportUnavailable:
+                error = _("The server cannot be reached: only users who logged in on this kiosk before can log in offline.")
         if user is not None:
             login_session(user)
             target = request.args.get("next") or ""
             if not target.startswith("/") or target.startswith("//"):
-                target = url_for("pages.customers")
+                target = url_for("kiosk.home") if is_kiosk(get_store()) else url_for("pages.customers")
             return redirect(target)
-        error = _("Wrong username or password.")
-    return render_template("login.html", error=error, username=username), (401 if error else 200)
+        error = error or _("Wrong username or password.")
+    return render_template("login.html", error=error, username=username, kiosk=is_kiosk(get_store())), (401 if error else 200)
 
 
 @bp.post("/logout")

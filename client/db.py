@@ -50,6 +50,16 @@ def _app_tables(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO sync_status (id, online) VALUES (1, 0)")
 
 
+@migrations(name="kiosk_users")
+def _kiosk_users(db: sqlite_utils.Database) -> None:
+    """Warehouse staff other than the enrolled user who logged in on a kiosk while it was online:
+    the server checked the password, the hash kept here lets them log in offline later."""
+    db.execute(
+        "CREATE TABLE kiosk_users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, display_name TEXT,"
+        " role TEXT NOT NULL, department TEXT, password_hash TEXT NOT NULL, verified_at TEXT NOT NULL)"
+    )
+
+
 def open_store(path: str, clock: Clock | None = None) -> ReplicaStore:
     """Open (creating if needed) the client database and apply the client's migrations."""
     store = ReplicaStore.open(path, REGISTRY, clock or SystemClock())
