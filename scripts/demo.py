@@ -132,6 +132,40 @@ def seed_sales(server_url: str, rep_url: str) -> None:
     print(f"  sales: {len(products)} products, {len(customers)} opportunities, 8 quotes, {len(orders)} orders, 1 receipt", flush=True)
 
 
+WAREHOUSES = (("WH01", "一号仓库", "宁波市北仑区物流园 1 号"), ("WH02", "二号仓库", "杭州市萧山区经济开发区 8 号"))
+
+
+def seed_warehouses(server_url: str) -> dict[str, str]:
+    """The warehouses (the boss on the server's API), before the kiosk enrolls for WH01."""
+    boss = _session(server_url, "boss", "boss-demo")
+    return {code: _ok(boss.post(f"{server_url}/api/warehouses", json={"code": code, "name": name, "address": address},
+                                timeout=10))["id"] for code, name, address in WAREHOUSES}
+
+
+def seed_stock(server_url: str, kiosk_url: str) -> None:
+    """Opening stock as ``in`` moves on the server (WH01 and WH02), then the kiosk syncs: it holds
+    WH01's moves and the outbound requests of the approved orders that asked for one."""
+    rng = random.Random(6)
+    boss = _session(server_url, "boss", "boss-demo")
+    warehouses = {w["code"]: w["id"] for w in _ok(boss.get(f"{server_url}/api/warehouses", timeout=10))["items"]}
+    products = _ok(boss.get(f"{server_url}/api/products", params={"per_page": 200}, timeout=10))["items"]
+    moved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    moves = 0
+    for n, product in enumerate(products):
+        for code, share in (("WH01", 1.0), ("WH02", 0.5)):
+            if code == "WH02" and n % 2:
+                continue
+            _ok(boss.post(f"{server_url}/api/stock_moves", json={
+                "kind": "in", "warehouse_id": warehouses[code], "product_id": product["id"],
+                "quantity": max(1, int(rng.randint(8, 60) * share)), "unit_cost": round(float(product["price"]) * 0.62, 2),
+                "reason": "期初库存", "ref_type": "other", "moved_at": moved_at}, timeout=10))
+            moves += 1
+    kiosk = _session(kiosk_url, "wanggang", "wanggang-demo")
+    _ok(kiosk.post(f"{kiosk_url}/api/sync", timeout=120))
+    pending = _ok(kiosk.get(f"{kiosk_url}/api/outbound_requests", params={"status": "pending"}, timeout=10))["total"]
+    print(f"  stock: {len(warehouses)} warehouses, {moves} opening moves, {pending} pending outbound on the kiosk", flush=True)
+
+
 def run_demo(data: str, port: int, customers: int) -> int:
     root = Path(data).resolve()
     fresh = not (root / "server").exists()
@@ -167,6 +201,7 @@ def run_demo(data: str, port: int, customers: int) -> int:
                                 "--username", "zhaomin"), env=env, check=True)
             subprocess.run(_cli("enroll", "--data", str(root / "rep"), "--server", server_url, "--username", "lina",
                                 "--password", "lina-demo", "--name", "李娜的笔记本"), env=env, check=True)
+            seed_warehouses(server_url)  # the kiosk enrolls for WH01: it must exist first
             subprocess.run(_cli("enroll", "--data", str(root / "kiosk"), "--server", server_url, "--username", "wanggang",
                                 "--password", "wanggang-demo", "--name", "一号仓库终端", "--warehouse", "WH01"), env=env, check=True)
         procs.append(subprocess.Popen(_cli("client", "--data", str(root / "rep"), "--port", str(port + 1)), env=env))
@@ -176,7 +211,8 @@ def run_demo(data: str, port: int, customers: int) -> int:
         if fresh:
             print("Seeding demo data through the rep's laptop ...", flush=True)
             seed(rep_url, "lina", "lina-demo", customers)
-            seed_sales(server_url, rep_url)
+            seed_sales(server_url, rep_url)  # approved orders with outbound_requested open WH01's outbound requests
+            seed_stock(server_url, kiosk_url)
         print(
             "\nFieldbook demo is running (Ctrl-C stops all three):\n"
             f"  server (admin pages)  {server_url}/   admin / {ADMIN_PASSWORD}, boss / boss-demo, zhangwei / zhangwei-demo,"

@@ -1,5 +1,6 @@
 """``fieldbook demo`` as a user runs it: three processes come up, the demo data (customers, products,
-orders, a receipt, a target) is seeded and synced, the URLs and logins are printed, Ctrl-C stops all."""
+orders, a receipt, a target, warehouses WH01/WH02 with opening stock; the kiosk holds WH01's moves
+and the approved orders' pending outbound) is seeded and synced, the URLs and logins are printed, Ctrl-C stops all."""
 from __future__ import annotations
 
 import signal
@@ -68,6 +69,24 @@ def test_demo_runs_seeds_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         local = requests.get(f"{rep}/api/receivables", headers=lina, timeout=10).json()
         assert local["summary"]["outstanding"] == ledger["summary"]["outstanding"]
         assert requests.get(f"{rep}/api/workbench", headers=lina, timeout=10).json()["target"]["amount"] == 50000
+        # the warehouse kiosk (enrolled with --warehouse WH01, created first): WH01's moves and a pending outbound
+        kiosk = f"http://127.0.0.1:{port + 2}"
+        warehouses = {w["code"]: w for w in requests.get(f"{server}/api/warehouses", headers=boss, timeout=10).json()["items"]}
+        assert warehouses["WH01"]["name"] == "一号仓库" and "WH02" in warehouses
+        wh01, wh02 = warehouses["WH01"]["id"], warehouses["WH02"]["id"]
+        on_server = requests.get(f"{server}/api/stock_moves", params={"warehouse_id": wh01, "per_page": 200}, headers=boss,
+                                 timeout=10).json()
+        assert on_server["total"] > 0 and all(m["kind"] == "in" for m in on_server["items"])
+        assert requests.get(f"{server}/api/stock_moves", params={"warehouse_id": wh02}, headers=boss, timeout=10).json()["total"] > 0
+        clerk = _login(kiosk, "wanggang", "wanggang-demo")
+        held = requests.get(f"{kiosk}/api/stock_moves", params={"per_page": 200}, headers=clerk, timeout=10).json()
+        assert {m["id"] for m in held["items"]} == {m["id"] for m in on_server["items"]}  # WH01's, none of WH02's
+        pending = requests.get(f"{kiosk}/api/outbound_requests", params={"status": "pending"}, headers=clerk, timeout=10).json()
+        approved = {o["id"] for o in orders["items"] if o["status"] == "approved"}
+        assert pending["total"] >= 1 and {r["order_id"] for r in pending["items"]} <= approved
+        assert all(r["warehouse_id"] == wh01 and r["lines"] for r in pending["items"])
+        levels = requests.get(f"{kiosk}/api/stock", params={"warehouse_id": wh01}, headers=clerk, timeout=10).json()
+        assert levels["total"] > 0 and all(l["quantity"] > 0 for l in levels["items"])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
