@@ -126,11 +126,18 @@ class StockService:
         return float(row[0])
 
     def ledger(self, warehouse_id: str | None = None, product_id: str | None = None) -> dict[str, Any]:
-        """``GET /api/stock-ledger``: rows in ledger order with balance, average cost and the flag."""
+        """``GET /api/stock-ledger``: rows in ledger order with balance, average cost and the flag.
+
+        A kiosk computes it from the moves it holds, which are complete for its own warehouse only
+        (a transfer names another warehouse, whose other moves the kiosk never holds): without a
+        ``warehouse_id`` it is its own warehouse's ledger, and another warehouse's has no rows here."""
         self.require("stock", "view")
         if self.hooks.ledger_rows is not None:
             rows = self.hooks.ledger_rows(warehouse_id, product_id)
+        elif (mine := self.hooks.warehouse_id()) is not None and warehouse_id not in (None, mine):
+            rows = []
         else:
+            warehouse_id = warehouse_id or mine
             where, params = ["1"], []
             if product_id:
                 where.append("product_id = ?")

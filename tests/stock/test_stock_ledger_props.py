@@ -259,6 +259,9 @@ class Runner:
             server_rows = stock.ledger_rows(store, wh, limit=100_000)[0]
             assert local["items"] == server_rows, kiosk.code
             assert local["negative"] == any(r["negative"] for r in server_rows)
+            assert kiosk.service.ledger()["items"] == server_rows, kiosk.code  # unfiltered: its own warehouse, never part of another's
+            for other in set(w.warehouses.values()) - {wh}:  # it never holds another warehouse's whole ledger: no rows
+                assert kiosk.service.ledger(other)["items"] == []
             local_levels = {(r["warehouse_id"], r["product_id"]): r["quantity"] for r in kiosk.store.db.query("SELECT * FROM stock_levels")}
             assert local_levels == {k: v["quantity"] for k, v in levels.items()}
 
