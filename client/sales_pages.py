@@ -25,7 +25,7 @@ from shared.sales.receivables import BUCKETS
 from shared.web.errors import ApiError, Conflict, NotFound
 from shared.web.sales_service import SalesService
 
-from . import crm, sales_web
+from . import crm, kiosk_pages, sales_web
 from .auth import page_user
 from .db import get_store
 from .forms import translate_message
@@ -332,7 +332,10 @@ def products_pick() -> Any:
     """The line editor's product picker: products matching a code, name, spec or barcode (JSON)."""
     q = q_arg()
     found = service().list_products(q, None, 1, 15)
-    return jsonify({"items": [{k: p[k] for k in ("id", "code", "name", "spec", "unit", "price")} for p in found["items"]],
+    stock = kiosk_pages.stock_hints(get_store(), (p["id"] for p in found["items"]))  # as of the last sync
+    return jsonify({"items": [{**{k: p[k] for k in ("id", "code", "name", "spec", "unit", "price")},
+                               "available": stock.get(p["id"], {}).get("available"), "stock_as_of": stock.get(p["id"], {}).get("as_of")}
+                              for p in found["items"]],
                     "total": found["total"]})
 
 
@@ -409,7 +412,8 @@ def funnel() -> Any:
 # ---- the line editor (quotes and orders) ---------------------------------------------------------
 def editor_context(rows: list[dict[str, Any]], line_errors: dict[int, dict[str, list[str]]]) -> dict[str, Any]:
     products = products_for(r.get("product_id") for r in rows)
-    return {"rows": rows, "line_errors": line_errors, "products": products}
+    return {"rows": rows, "line_errors": line_errors, "products": products,
+            "stock": kiosk_pages.stock_hints(get_store(), products)}
 
 
 # ---- quotes --------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@
     row.querySelector(".l-search").value = product.code + " " + product.name;
     row.querySelector(".l-unit").textContent = product.unit || "";
     row.querySelector(".l-spec").textContent = product.spec || "";
+    showAvailable(row.closest("#line-editor"), row, product);
     var price = row.querySelector(".l-price");
     if (price.value.trim() === "" || price.dataset.defaulted === "1") {
       price.value = product.price == null ? "" : String(product.price);
@@ -70,6 +71,18 @@
     recompute(row.closest("#line-editor"));
     qty.focus();
     qty.select();
+  }
+
+  function availableText(editor, product) {
+    if (product.available === null || product.available === undefined) return editor.dataset.noStock || "";
+    return (editor.dataset.available || "{quantity}").replace("{quantity}", String(product.available));
+  }
+
+  function showAvailable(editor, row, product) {
+    var cell = row.querySelector(".l-avail");
+    if (!cell) return;
+    cell.textContent = availableText(editor, product);
+    cell.classList.toggle("negative", product.available !== null && product.available !== undefined && product.available <= 0);
   }
 
   function closeList(row) {
@@ -106,6 +119,10 @@
           b.setAttribute("role", "option");
           b.dataset.code = p.code;
           b.textContent = p.code + " · " + p.name + (p.spec ? " · " + p.spec : "") + " · " + money(Math.round(p.price * 100)) + (p.unit ? "/" + p.unit : "");
+          var avail = document.createElement("span");
+          avail.className = "pick-avail muted";
+          avail.textContent = " · " + availableText(editor, p);
+          b.appendChild(avail);
           b.addEventListener("click", function () { choose(row, p); });
           li.appendChild(b);
           list.appendChild(li);
@@ -137,6 +154,8 @@
       if (!row) return;
       if (e.target.classList.contains("l-search")) {
         row.querySelector(".l-product").value = ""; // a product counts only when picked
+        var availCell = row.querySelector(".l-avail");
+        if (availCell) availCell.textContent = "";
         clearTimeout(timers.get(row));
         timers.set(row, setTimeout(function () { search(editor, row); }, 200));
         return;
@@ -169,6 +188,8 @@
         row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
         row.querySelector(".l-unit").textContent = "";
         row.querySelector(".l-spec").textContent = "";
+        var availEmpty = row.querySelector(".l-avail");
+        if (availEmpty) availEmpty.textContent = "";
       }
       recompute(editor);
     });

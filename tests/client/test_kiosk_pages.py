@@ -292,6 +292,7 @@ def test_outbound_of_another_warehouse_is_not_shown(kiosk: Kiosk, depot: dict[st
 
 
 def test_not_a_kiosk(app: Any, pages: Any) -> None:
+    pages.get("/lang/en")
     answer = pages.get("/kiosk")
     assert answer.status_code == 404 and "not a warehouse kiosk" in answer.get_data(as_text=True)
 
@@ -363,3 +364,27 @@ def test_a_rep_laptop_never_asks_the_server_at_login(app: Any, enrolled: dict[st
     answer = client.post("/login", data={"username": "someone", "password": "x", "csrf_token": token})
     assert answer.status_code == 401 and "Wrong username or password." in answer.get_data(as_text=True)  # not "cannot be reached"
     assert store.db.execute("SELECT count(*) FROM kiosk_users").fetchone()[0] == 0
+
+
+# ---- reps: available quantity on the order form, as of the last sync --------------------------------
+def test_rep_order_form_shows_available_quantity_as_of_last_sync(pages: Any, store: Any, enrolled: dict[str, Any]) -> None:
+    pages.get("/lang/en")
+    server_doc(store, "user_rights", {"rights": "products.view,orders.view,orders.edit,stock.view"}, enrolled["id"])
+    customer = store.create("customer", {"kind": "company", "name": "恒鼎机械", "owner_id": enrolled["id"]}, enrolled["id"])
+    valve = server_doc(store, "product", {"code": "V-100", "name": "工业阀门", "unit": "个", "price": 100.0})
+    gear = server_doc(store, "product", {"code": "V-200", "name": "阀芯", "unit": "个", "price": 10.0})
+    for warehouse, quantity in (("wh-a", 3), ("wh-b", 4)):  # a rep's device holds levels of every warehouse, never moves
+        server_doc(store, "stock_level", {"warehouse_id": warehouse, "product_id": valve, "quantity": quantity, "negative": False,
+                                          "as_of": "2026-01-01T01:00:00.000+00:00"})
+    picked = pages.get("/products/pick?q=V-").get_json()["items"]
+    assert [(p["code"], p["available"], p["stock_as_of"]) for p in picked] == [
+        ("V-100", 7.0, "2026-01-01T01:00:00.000+00:00"), ("V-200", None, None)]
+    form = pages.get(f"/orders/new?customer_id={customer}").get_data(as_text=True)
+    assert 'data-available="Available: {quantity} (as of last sync)"' in form
+    created = pages.post("/orders/new", {"customer_id": customer, "lines-0-product_id": valve, "lines-0-quantity": "2",
+                                         "lines-0-unit_price": "100", "lines-1-product_id": gear, "lines-1-quantity": "1",
+                                         "lines-1-unit_price": "10"})
+    assert created.status_code == 302, created.get_data(as_text=True)[:2000]
+    edit = pages.get(created.headers["Location"].rstrip("/") + "/edit").get_data(as_text=True)
+    avail = re.findall(r'<div class="muted l-avail[^"]*">([^<]*)</div>', edit)
+    assert avail[:2] == ["Available: 7 (as of last sync)", "No stock data yet"]
