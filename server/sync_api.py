@@ -126,6 +126,10 @@ def enroll() -> Response:
     except ValidationError as exc:
         raise Invalid("The enrollment request is invalid.", fields=exc.normalized_messages()) from exc
     store = get_store()
+    if msg["warehouse"] and store.db.execute("SELECT 1 FROM warehouses WHERE code = ? AND coalesce(deleted, 0) = 0",
+                                             [msg["warehouse"]]).fetchone() is None:
+        raise Invalid(f"No warehouse has the code {msg['warehouse']!r}; create it on the server first.",
+                      fields={"warehouse": ["No such warehouse."]}, code="unknown_warehouse")
     try:
         token, user = users.enroll_device(
             store, msg["username"], msg["password"], msg["device_id"], msg["name"], msg["app_version"], msg["warehouse"]

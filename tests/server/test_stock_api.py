@@ -174,3 +174,13 @@ def test_approved_order_becomes_an_outbound_request_shipped_in_parts(
     assert done["request"]["status"] == "done" and done["shortages"] == []
     assert store.get("outbound_request", request_id)["status"] == "done"
     assert client.get(f"/api/stock?warehouse_id={wh}", headers=boss).get_json()["items"][0]["quantity"] == 0
+
+
+def test_enrolling_a_kiosk_for_an_unknown_warehouse_is_refused(client: FlaskClient, store: Any, depot: dict[str, Any]) -> None:
+    body = {"username": "clerk", "password": PASSWORD, "device_id": "kiosk-0000-0001", "name": "kiosk", "warehouse": "WH99"}
+    refused = client.post("/api/devices/enroll", json=body)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "unknown_warehouse"
+    assert store.db.execute("SELECT count(*) FROM devices").fetchone()[0] == 0
+    enrolled = client.post("/api/devices/enroll", json={**body, "warehouse": "WH01"})
+    assert enrolled.status_code == 201
+    assert stock.device_warehouse(store, "kiosk-0000-0001") == depot["wh1"]["id"]
