@@ -106,15 +106,15 @@ def authenticate_kiosk(store: ReplicaStore, username: str, password: str, timeou
         return None  # the enrolled user logs in with the local hash only
     rows = list(store.db.query("SELECT * FROM kiosk_users WHERE username = ?", [username]))
     if rows and check_password_hash(rows[0]["password_hash"], password):
-        user = rows[0]
-        user.pop("password_hash")
-        user.pop("verified_at")
-        return user
-    user = server_login(device["server_url"], username, password, timeout)
-    if user is None:
+        cached = rows[0]
+        cached.pop("password_hash")
+        cached.pop("verified_at")
+        return cached
+    verified = server_login(device["server_url"], username, password, timeout)
+    if verified is None:
         return None
-    remember_kiosk_user(store, user, password)
-    return user_by_id(store, user["id"])
+    remember_kiosk_user(store, verified, password)
+    return user_by_id(store, verified["id"])
 
 
 def _token_hash(token: str) -> str:

@@ -2,7 +2,8 @@
 
 ``client.db`` owns opening ``DATA_DIR/client.db`` (a ``sync.ReplicaStore``) and the client's own
 tables, created by named sqlite-utils migrations: the enrolled ``device``, the cached
-``local_users`` (so login works offline), ``local_tokens`` for the API, ``sync_status`` and the
+``local_users`` (so login works offline), ``kiosk_users`` (other staff on a warehouse kiosk, checked by
+the server once, then offline), ``local_tokens`` for the API, ``sync_status`` and the
 FTS5 trigram index over the materialized ``customers`` table. Nothing else opens connections.
 It must not know about HTTP: views call ``get_store()`` and pass the store to domain functions.
 """

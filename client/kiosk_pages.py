@@ -359,7 +359,7 @@ def move() -> Any:
         return _home(product, kind, form, {}, explain(exc), status=exc.status)
     flash(_("Recorded: %(kind)s %(quantity)s × %(product)s.", kind=KIND_LABELS[kind], quantity=qty(recorded["quantity"]),
             product=f"{product['code']} {product['name']}"), "success")
-    return redirect(url_for("kiosk.home"))
+    return redirect(url_for("kiosk.home", product_id=product["id"]))
 
 
 @bp.route("/moves/<move_id>/reverse", methods=["GET", "POST"])
@@ -420,10 +420,12 @@ def _counts(lines: list[dict[str, Any]], form: Mapping[str, Any]) -> tuple[dict[
         counts[line["product_id"]] = raw
         if raw:
             value, message = parse_qty(raw, allow_zero=True)
-            if message:
-                errors[line["product_id"]] = message
-            elif value is not None and value > Decimal(str(line["remaining"])):
+            if message or value is None:
+                errors[line["product_id"]] = message or _("Enter a number.")
+            elif value > Decimal(str(line["remaining"])):
                 errors[line["product_id"]] = _("More than what is left (%(left)s).", left=qty(line["remaining"]))
+            else:
+                counts[line["product_id"]] = qty(value)  # normalized: "1,000" → "1000"
     return counts, errors
 
 
@@ -464,7 +466,7 @@ def outbound(request_id: str) -> Any:
         error = _scan(req["lines"], products, counts, form.get("scan", ""))
         status = 422 if error else 200
     elif action in ("ship", "ship_all"):
-        lines = None
+        lines: list[Mapping[str, Any]] | None = None
         if action == "ship":
             lines = [{"product_id": p, "quantity": float(Decimal(v))} for p, v in counts.items()
                      if v and p not in errors and Decimal(v) > 0]
@@ -553,7 +555,7 @@ def inbound(po_id: str) -> Any:
             if message:
                 errors[product_id] = message
             parsed_costs[product_id] = None if value is None else float(value)
-        lines: list[dict[str, Any]] | None
+        lines: list[Mapping[str, Any]] | None
         if action == "receive_all":
             lines = [{"product_id": l["product_id"], "quantity": l["remaining"], "unit_cost": parsed_costs[l["product_id"]]}
                      for l in po["lines"] if l["remaining"] > 0]
