@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, has_request_context, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from marshmallow import ValidationError
 
 from shared.schemas.stock import MOVE_KINDS, WarehouseSchema
@@ -107,7 +108,7 @@ def reference_numbers(store: ServerStore, moves: Iterable[Mapping[str, Any]]) ->
     """(ref_type, ref_id) → the number people know it by (sales order or purchase order number)."""
     out: dict[tuple[str, str], str] = {}
     for move in moves:
-        kind, ref = move.get("ref_type"), move.get("ref_id")
+        kind, ref = str(move.get("ref_type") or ""), str(move.get("ref_id") or "")
         if not ref or (kind, ref) in out:
             continue
         row = None
@@ -186,6 +187,11 @@ def arg(name: str, limit: int = 64) -> str | None:
     return value or None
 
 
+def query() -> dict[str, Any]:
+    """The request's query arguments (carried through a redirect or a confirmation)."""
+    return dict(request.args.to_dict())
+
+
 def warehouse_arg(svc: StockService) -> str | None:
     """The ``warehouse_id`` filter if it names a warehouse (else no filter)."""
     value = arg("warehouse_id")
@@ -194,7 +200,7 @@ def warehouse_arg(svc: StockService) -> str | None:
 
 @bp.app_context_processor
 def _stock_context() -> dict[str, Any]:
-    user = page_user()
+    user = page_user() if has_request_context() else None
     return {"kind_labels": KIND_LABELS, "ref_labels": REF_LABELS, "progress_labels": PROGRESS_LABELS,
             "stock_sees_moves": bool(user and sees_moves(user))}
 
@@ -305,12 +311,12 @@ def ledger_rebuild() -> ResponseReturnValue:
     if request.method == "POST" and request.form.get("confirm") == "yes":
         count = stock.rebuild(get_store())
         flash(_("The stock ledger was rebuilt from the moves: %(count)s rows.", count=count), "success")
-        return redirect(url_for("stock_pages.ledger", **request.args.to_dict()), code=303)
+        return redirect(url_for("stock_pages.ledger", **query()), code=303)
     return render_template("stock/confirm.html", title=_("Rebuild the stock ledger"),
                            message=_("Recompute every ledger row from the stock moves? Balances and costs are "
                                      "computed again in event-time order; no move is changed or dropped."),
-                           action=url_for("stock_pages.ledger_rebuild", **request.args.to_dict()),
-                           button=_("Yes, rebuild"), back=url_for("stock_pages.ledger", **request.args.to_dict()))
+                           action=url_for("stock_pages.ledger_rebuild", **query()),
+                           button=_("Yes, rebuild"), back=url_for("stock_pages.ledger", **query()))
 
 
 # ---- moves --------------------------------------------------------------------------------------------
@@ -408,10 +414,27 @@ def outbound() -> ResponseReturnValue:
     status = arg("status")
     status = status if status in OUTBOUND_STATUSES else None
     found, pager = paged(lambda page, size: svc.outbound_requests(warehouse_id, status, page, size), _page_number(), page_size())
-    items = [{**r, "progress": progress(r["lines"])} for r in found["items"]]
+    items = [{**r, "progress": progress(r["lines"]),
+              "short": any(l["remaining"] > 0 and l["available"] < l["remaining"] for l in r["lines"])} for r in found["items"]]
     return render_template("stock/outbound.html", rows=items, pager=pager, warehouse_id=warehouse_id, status=status,
                            statuses=OUTBOUND_STATUSES, warehouses=svc.warehouses(), names={w["id"]: w for w in svc.warehouses()},
-                           products=products_of(get_store(), [l["product_id"] for r in items for l in r["lines"]]))
+                           products=products_of(get_store(), [l["product_id"] for r in items for l in r["lines"]]),
+                           may_request=can("stock", "edit") or can("purchasing", "edit"))
+
+
+@bp.post("/outbound/<request_id>/purchase")
+@login_required
+def outbound_purchase(request_id: str) -> ResponseReturnValue:
+    """Shortage → purchase request: one request per short line (never twice for the same open line)."""
+    require_moves()
+    if not (can("stock", "edit") or can("purchasing", "edit")):
+        abort(403)
+    made = service().shortage_to_purchase(request_id)
+    if made:
+        flash(ngettext("%(num)s purchase request created.", "%(num)s purchase requests created.", len(made)), "success")
+    else:
+        flash(_("Nothing to request: no line is short, or its purchase request is already open."), "info")
+    return redirect(url_for("stock_pages.outbound", **query()), code=303)
 
 
 # ---- purchasing ---------------------------------------------------------------------------------------
@@ -440,7 +463,7 @@ def purchase_request_status(request_id: str) -> ResponseReturnValue:
         abort(400)
     set_request_status(service(), request_id, status)
     flash(_("Purchase request marked %(status)s.", status=PROGRESS_LABELS[status]), "success")
-    return redirect(url_for("stock_pages.purchase_requests", **request.args.to_dict()), code=303)
+    return redirect(url_for("stock_pages.purchase_requests", **query()), code=303)
 
 
 @bp.get("/purchasing/orders")
@@ -488,8 +511,8 @@ def purchase_order_new() -> ResponseReturnValue:
             row = store.db.execute("SELECT product_id, quantity, warehouse_id FROM purchase_requests WHERE id = ?",
                                    [from_request]).fetchone()
             if row:
-                product = products_of(store, [row[0]]).get(row[0], {})
-                lines.append({"code": product.get("code", ""), "quantity": f"{row[1]:g}", "unit_cost": ""})
+                wanted = products_of(store, [row[0]]).get(row[0], {})
+                lines.append({"code": wanted.get("code", ""), "quantity": f"{row[1]:g}", "unit_cost": ""})
                 values["warehouse_id"] = row[2]
         return _po_form(values, lines, {})
     form = {k: (request.form.get(k) or "").strip() for k in ("supplier", "number", "warehouse_id", "expected_at")}

@@ -390,3 +390,16 @@ def test_outbound_requests_across_warehouses_with_progress(client: FlaskClient, 
     assert request_id in client.get("/outbound?status=pending").get_data(as_text=True)
     assert request_id not in client.get("/outbound?status=done").get_data(as_text=True)
     assert request_id not in client.get(f"/outbound?warehouse_id={depot['wh2']['id']}").get_data(as_text=True)
+    # shortage -> purchase request in one click, not twice for the same open line
+    button = re.search(r'<form[^>]*class="shortage-form".*?</form>', row, re.S)
+    assert button, "a short request offers the purchase request button"
+    token = csrf_from(html)
+    done = client.post(f"/outbound/{request_id}/purchase", data={"csrf_token": token}, follow_redirects=True)
+    assert done.status_code == 200 and "1 purchase request created" in done.get_data(as_text=True)
+    again = client.post(f"/outbound/{request_id}/purchase", data={"csrf_token": token}, follow_redirects=True)
+    assert "Nothing to request" in again.get_data(as_text=True)
+    assert store.db.execute("SELECT product_id, quantity, ref_type FROM purchase_requests").fetchall() == [
+        (depot["valve"]["id"], 3.0, "order")]
+    logout(client)
+    login(client, "rep1")
+    assert client.post(f"/outbound/{request_id}/purchase", data={"csrf_token": csrf_from(client.get("/stock").get_data(as_text=True))}).status_code == 403
