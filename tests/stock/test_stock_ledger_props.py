@@ -17,6 +17,7 @@ its warehouse's moves and computes the server's rows for its warehouse.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import defaultdict
@@ -224,7 +225,7 @@ class Runner:
         levels = {(r["warehouse_id"], r["product_id"]): r for r in store.db.query("SELECT * FROM stock_levels")}
         assert set(levels) == set(expected)
         flagged = {(n["warehouse_id"], n["product_id"]) for n in (
-            __import__("json").loads(r[0]) for r in store.db.execute("SELECT detail FROM notifications WHERE kind = 'stock_negative'"))}
+            json.loads(r[0]) for r in store.db.execute("SELECT detail FROM notifications WHERE kind = 'stock_negative'"))}
         for key, rows in expected.items():
             assert levels[key]["quantity"] == rows[-1]["balance"], key
             assert bool(levels[key]["negative"]) == rows[-1]["negative"], key
