@@ -39,7 +39,7 @@ from .db import get_device, get_store
 bp = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
 KINDS = ("in", "out", "transfer", "borrow", "return", "adjustment")
-KIND_LABELS = {"in": _l("In"), "out": _l("Out"), "transfer": _l("Transfer"), "borrow": _l("Borrow"),
+KIND_LABELS = {"in": _l("In"), "out": _l("Out"), "transfer": _l("Stock transfer"), "borrow": _l("Borrow"),
                "return": _l("Return"), "adjustment": _l("Stocktake")}
 STATUS_LABELS = {"open": _l("Not started"), "partial": _l("Partly done"), "done": _l("Done")}
 MAX_QTY = Decimal("1000000000")
@@ -194,7 +194,11 @@ def warehouse_names() -> dict[str, str]:
 
 
 def operator_names(store: ReplicaStore) -> dict[str, str]:
+    """Who is who for the operator column: the org directory the server replicates, then the users
+    who logged in on this device."""
     names: dict[str, str] = {}
+    for row in store.db.query("SELECT user_id, username, display_name FROM directory_users WHERE coalesce(deleted, 0) = 0"):
+        names[row["user_id"]] = row["display_name"] or row["username"]
     for table in ("local_users", "kiosk_users"):
         for row in store.db.query(f"SELECT id, username, display_name FROM {table}"):
             names[row["id"]] = row["display_name"] or row["username"]

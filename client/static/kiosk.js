@@ -59,6 +59,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // the field to type in has the focus even when the browser skipped autofocus (e.g. after a back navigation)
+    var wanted = document.querySelector("[autofocus]");
+    if (wanted && (document.activeElement === document.body || !document.activeElement)) wanted.focus();
     var forms = document.querySelectorAll("form[data-scan-form]");
     for (var i = 0; i < forms.length; i++) wire(forms[i]);
   });

@@ -80,6 +80,13 @@ def test_kiosk_outbound_counted_by_scan_and_shipped_in_parts(tmp_path: Path, pag
             assert boxes and all(b["height"] >= 48 for b in boxes), (selector, boxes)
         assert page.evaluate("document.documentElement.scrollWidth") <= 1024
         page.screenshot(path=str(output_dir / "kiosk-home-zh_CN.png"), full_page=False)
+        with page.expect_navigation():
+            page.click(".btn-kind.kind-adjustment")
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'f-counted'")  # type the count at once
+        assert page.locator("#record-move").bounding_box()["height"] >= 48
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+        page.screenshot(path=str(output_dir / "kiosk-stocktake-form-zh_CN.png"), full_page=False)
+        page.goto(kiosk.url + "/kiosk")
 
         with page.expect_navigation():
             page.click(f"#pending-outbound a[href$='/kiosk/outbound/{request_id}']")
@@ -123,6 +130,10 @@ def test_kiosk_outbound_counted_by_scan_and_shipped_in_parts(tmp_path: Path, pag
         assert on_server["status"] == "done" and on_server["lines"][0]["done"] == 3
         ledger = admin.get(f"/api/stock-ledger?warehouse_id={wh['id']}&product_id={valve['id']}")
         assert [r["balance"] for r in ledger["items"]] == [5, 3, 2]
+        page.goto(f"{kiosk.url}/kiosk/ledger?product_id={valve['id']}")
+        assert page.locator("table.ledger tr.ledger-row").count() == 3
+        assert page.locator("table.ledger td.balance").all_inner_texts() == ["5", "3", "2"]
+        page.screenshot(path=str(output_dir / "kiosk-ledger-zh_CN.png"), full_page=False)
         moves = admin.get(f"/api/stock_moves?warehouse_id={wh['id']}&kind=out")
         clerk_id = requests.post(f"{kiosk.url}/api/login", json={"username": CLERK[0], "password": CLERK[1]}, timeout=10).json()["user"]["id"]
         assert [m["operator_id"] for m in moves["items"]] == [clerk_id, clerk_id]

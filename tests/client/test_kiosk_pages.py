@@ -109,7 +109,7 @@ def test_home_scan_lookup_shows_the_warehouse_quantity_and_pending_work(kiosk: K
     assert re.search(r'id="pending-inbound".*?count-badge">1<', home, re.S)
     by_barcode = kiosk.text("/kiosk?code=6901234500011")  # what a keyboard-wedge scanner types before Enter
     assert "FM-1 · 球阀" in by_barcode and re.search(r'id="onhand">10<', by_barcode)
-    for label in ("In", "Out", "Transfer", "Borrow", "Return", "Stocktake"):
+    for label in ("In", "Out", "Stock transfer", "Borrow", "Return", "Stocktake"):
         assert f">{label}</a>" in by_barcode
     by_code = kiosk.text("/kiosk?code=G-2")
     assert "G-2 · 齿轮" in by_code and re.search(r'id="onhand">2<', by_code)
