@@ -103,9 +103,9 @@ def heads_list(text: str) -> list[str]:
     """The heads stored by ``heads_json`` (split as text: JSON decoding cost more than the rest of a pull)."""
     if text == "[]":
         return []
-    parts = text[2:-2].split('", "')
-    if text[:2] == '["' and text[-2:] == '"]' and all(len(p) == 64 for p in parts):
-        return parts
+    # without escapes no string holds a quote, so the separators json.dumps writes split exactly
+    if text[:2] == '["' and text[-2:] == '"]' and "\\" not in text and '","' not in text:
+        return text[2:-2].split('", "')
     return list(json.loads(text))  # written some other way
 
 
