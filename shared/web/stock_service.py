@@ -393,6 +393,12 @@ class StockService:
         self._server_only()
         self.require("purchasing", "edit")
         self.warehouse(values["warehouse_id"])
+        ids = [l["product_id"] for l in values["lines"]]
+        known = {r[0] for r in self.store.db.execute(
+            f"SELECT id FROM products WHERE coalesce(deleted, 0) = 0 AND id IN ({', '.join('?' for _ in ids)})", ids)}
+        unknown = {str(i): {"product_id": ["No such product."]} for i, pid in enumerate(ids) if pid not in known}
+        if unknown:
+            raise Invalid("A line names an unknown product.", fields={"lines": unknown})
         lines = [{"product_id": l["product_id"], "quantity": float(l["quantity"]), "done": 0.0,
                   "unit_cost": l.get("unit_cost")} for l in values["lines"]]
         with self.store.write():

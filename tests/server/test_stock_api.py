@@ -184,3 +184,11 @@ def test_enrolling_a_kiosk_for_an_unknown_warehouse_is_refused(client: FlaskClie
     enrolled = client.post("/api/devices/enroll", json={**body, "warehouse": "WH01"})
     assert enrolled.status_code == 201
     assert stock.device_warehouse(store, "kiosk-0000-0001") == depot["wh1"]["id"]
+
+
+def test_purchase_order_with_an_unknown_product_writes_nothing(client: FlaskClient, store: Any, depot: dict[str, Any]) -> None:
+    buyer = bearer(client, "buyer")
+    refused = client.post("/api/purchase_orders", headers=buyer, json={
+        "supplier": "x", "warehouse_id": depot["wh1"]["id"], "lines": [{"product_id": "nope", "quantity": 1}]})
+    assert refused.status_code == 422 and "lines" in refused.get_json()["error"]["fields"]
+    assert store.db.execute("SELECT count(*) FROM purchase_orders").fetchone()[0] == 0
