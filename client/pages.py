@@ -155,6 +155,9 @@ def enroll_status() -> Any:
 # ---- customers -------------------------------------------------------------------------------
 @bp.get("/")
 def index() -> Any:
+    device = db.get_device(get_store())
+    if device and device.get("warehouse"):  # a warehouse kiosk opens on its scan page
+        return redirect(url_for("kiosk.home"))
     return redirect(url_for("pages.customers"))
 
 

@@ -134,6 +134,10 @@ def test_kiosk_outbound_counted_by_scan_and_shipped_in_parts(tmp_path: Path, pag
         assert page.locator("table.ledger tr.ledger-row").count() == 3
         assert page.locator("table.ledger td.balance").all_inner_texts() == ["5", "3", "2"]
         page.screenshot(path=str(output_dir / "kiosk-ledger-zh_CN.png"), full_page=False)
+        page.set_viewport_size({"width": 1366, "height": 768})  # the laptop-sized screen too
+        page.goto(f"{kiosk.url}/kiosk?code={BARCODE}")
+        assert page.inner_text("#onhand") == "2" and page.evaluate("document.documentElement.scrollWidth") <= 1366
+        page.screenshot(path=str(output_dir / "kiosk-home-1366-zh_CN.png"), full_page=False)
         moves = admin.get(f"/api/stock_moves?warehouse_id={wh['id']}&kind=out")
         clerk_id = requests.post(f"{kiosk.url}/api/login", json={"username": CLERK[0], "password": CLERK[1]}, timeout=10).json()["user"]["id"]
         assert [m["operator_id"] for m in moves["items"]] == [clerk_id, clerk_id]

@@ -102,6 +102,7 @@ def kiosk(app: Any, depot: dict[str, Any]) -> Kiosk:
 
 
 def test_home_scan_lookup_shows_the_warehouse_quantity_and_pending_work(kiosk: Kiosk, depot: dict[str, Any]) -> None:
+    assert kiosk.get("/").headers["Location"].endswith("/kiosk")  # a kiosk opens on its scan page
     home = kiosk.text("/kiosk")
     assert 'id="scan"' in home and "autofocus" in home.split('id="scan"')[1].split(">")[0]
     assert "SO20260101-001" in home and "PO-7" in home
