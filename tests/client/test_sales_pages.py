@@ -25,6 +25,12 @@ def set_rights(store: Any, user_id: str, rights: str) -> None:
         store.update("user_rights", user_id, {"rights": rights}, "server")
 
 
+@pytest.fixture(autouse=True)
+def english(pages: Any) -> None:
+    """The assertions read English; test_pages_render_in_zh_and_en covers zh_CN."""
+    pages.get("/lang/en")
+
+
 @pytest.fixture
 def world(store: Any, enrolled: dict[str, Any]) -> dict[str, Any]:
     set_rights(store, enrolled["id"], RIGHTS_REP)
