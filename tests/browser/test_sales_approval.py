@@ -91,7 +91,7 @@ def test_boss_rejects_then_approves_an_order_on_the_server_pages(tmp_path: Path,
         # approving from the old tab approves what the boss saw there, which is no longer the order: refused
         with stale_tab.expect_navigation():
             stale_tab.click("#approve")
-        assert "changed since you opened it" in stale_tab.inner_text("#decision-error")
+        assert "您打开此单据后它已被修改" in stale_tab.inner_text("#decision-error")  # zh_CN: changed since you opened it
         assert rep.get(f"/api/orders/{order['id']}")["status"] == "submitted"
         stale_tab.screenshot(path=str(output_dir / "server-sales-order-stale-zh_CN.png"), full_page=True)
         stale_tab.close()
