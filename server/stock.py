@@ -22,7 +22,7 @@ from shared.stock import ledger
 from sync import RecordDiff, ServerStore, Verdict
 from sync.clock import iso_from_ms
 
-from . import notifications
+from . import notifications, org, users
 from .db import migrations
 
 AUTHOR = "server"
@@ -264,11 +264,19 @@ def verdict(store: ServerStore, user: Mapping[str, Any], can: Callable[[str, str
     return Verdict.refuse(reason) if reason else Verdict.accept()
 
 
+def _operator_may_move(store: ServerStore, user_id: str) -> bool:
+    operator = users.get_user(store, user_id)
+    return bool(operator and operator.get("active")) and "stock.edit" in org.rights(store, operator)
+
+
 def move_refusal(store: ServerStore, user: Mapping[str, Any], can: Callable[[str, str], bool],
                  move: Mapping[str, Any]) -> str | None:
     """Why a stock move may not be recorded (None: it may)."""
     if not can("stock", "edit"):
         return "no_permission"
+    operator = move.get("operator_id")
+    if operator and operator != user.get("id") and not _operator_may_move(store, str(operator)):
+        return "operator_not_allowed"  # someone who switched in on a shared kiosk must hold stock.edit too
     kiosk = user.get("device_warehouse")
     if kiosk is not None and move.get("warehouse_id") != kiosk:
         return "other_warehouse"

@@ -17,6 +17,7 @@ WORKFLOW_REASONS = {
     "bad_allocation": _l("The receipt pays an order of another customer or an unknown order."),
     "order_not_approved": _l("The receipt pays an order that is not approved."),
     "other_warehouse": _l("This kiosk records moves of its own warehouse only."),
+    "operator_not_allowed": _l("The user who recorded this move may not record stock moves."),
     "unknown_warehouse": _l("The warehouse does not exist."),
     "unknown_product": _l("The product does not exist."),
     "unknown_move": _l("The move to reverse does not exist (or is itself a reversal)."),

@@ -192,3 +192,18 @@ def test_purchase_order_with_an_unknown_product_writes_nothing(client: FlaskClie
         "supplier": "x", "warehouse_id": depot["wh1"]["id"], "lines": [{"product_id": "nope", "quantity": 1}]})
     assert refused.status_code == 422 and "lines" in refused.get_json()["error"]["fields"]
     assert store.db.execute("SELECT count(*) FROM purchase_orders").fetchone()[0] == 0
+
+
+def test_a_move_by_an_operator_without_stock_rights_is_refused(client: FlaskClient, store: Any, depot: dict[str, Any],
+                                                                 devices: Any, people: dict[str, Any]) -> None:
+    wh, product = depot["wh1"]["id"], depot["product"]["id"]
+    kiosk = _enroll_kiosk(client, devices, "WH01", "clerk")
+    kiosk.sync()
+    service = kiosk_service(kiosk, wh)
+    ok = service.record_move({"kind": "in", "warehouse_id": wh, "product_id": product, "quantity": 2})
+    rep_move = service.record_move({"kind": "in", "warehouse_id": wh, "product_id": product, "quantity": 3,
+                                    "operator_id": people["rep1"]["id"]})  # a rep who switched in on the kiosk
+    kiosk.sync()
+    assert store.event_row("stock_move", ok["id"]) is not None
+    assert store.event_row("stock_move", rep_move["id"]) is None
+    assert [r["reason"] for r in kiosk.store.rejections() if r["record_id"] == rep_move["id"]] == ["operator_not_allowed"]
