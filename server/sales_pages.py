@@ -329,7 +329,7 @@ def receivables() -> ResponseReturnValue:
     customer = svc.customer(customer_id) if customer_id else None
     items = ledger["items"]
     if request.args.get("format") == "xlsx":
-        headers = [_("Order"), _("Customer"), _("Total"), _("Received"), _("Outstanding"), _("Due date"),
+        headers = [_("Sales order"), _("Customer"), _("Total"), _("Received"), _("Outstanding"), _("Due date"),
                    _("Days overdue"), _("Aging")]
         rows = [[i["number"], i["customer_name"], i["total"], i["received"], i["outstanding"], i["due_date"],
                  i["days_overdue"], str(BUCKET_LABELS[i["bucket"]])] for i in items]

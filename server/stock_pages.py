@@ -37,14 +37,14 @@ from .pages import _page_number, _pager
 bp = Blueprint("stock_pages", __name__)
 
 KIND_LABELS = {
-    "in": _l("In"), "out": _l("Out"), "transfer": _l("Transfer"), "borrow": _l("Borrow"), "return": _l("Return"),
-    "adjustment": _l("Adjustment"),
+    "in": _l("In"), "out": _l("Out"), "transfer": _l("Stock transfer"), "borrow": _l("Borrow"), "return": _l("Return"),
+    "adjustment": _l("Stocktake adjustment"),
 }
 REF_LABELS = {
     "order": _l("Sales order"), "purchase": _l("Purchase order"), "borrower": _l("Borrower"), "stocktake": _l("Stocktake"),
-    "transfer": _l("Transfer"), "other": _l("Other"),
+    "transfer": _l("Stock transfer"), "other": _l("Other"),
 }
-PROGRESS_LABELS = {"open": _l("Open"), "partial": _l("Partly done"), "done": _l("Done"), "ordered": _l("Ordered"),
+PROGRESS_LABELS = {"open": _l("Not started"), "partial": _l("Partly done"), "done": _l("Done"), "ordered": _l("Ordered"),
                    "closed": _l("Closed")}
 OUTBOUND_STATUSES = ("pending", "open", "partial", "done")
 PO_STATUSES = ("pending", "open", "partial", "done")
