@@ -83,6 +83,25 @@ def page_user() -> dict[str, Any] | None:
     return g.user
 
 
+def me() -> dict[str, Any]:
+    """The logged-in page user, in a view behind ``login_required``."""
+    user = page_user()
+    if user is None:
+        abort(401)
+    return user
+
+
+def can(module: str, action: str) -> bool:
+    """Whether the page user holds ``module.action``."""
+    return f"{module}.{action}" in (me().get("rights") or ())
+
+
+def require(module: str, action: str) -> None:
+    """403 unless the page user holds ``module.action``."""
+    if not can(module, action):
+        abort(403)
+
+
 def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     """Send anonymous visitors to the login page, then back here."""
 

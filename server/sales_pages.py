@@ -22,8 +22,8 @@ from shared.web.errors import ApiError, NotFound
 from shared.web.export import XLSX_MIMETYPE, to_xlsx
 from shared.web.sales_service import SalesService
 
-from . import org, rules, sales, sales_web, users
-from .auth import login_required, page_user
+from . import org, sales, sales_web, users
+from .auth import can, login_required, me, require
 from .db import get_store
 from .pages import _page_number, _pager
 
@@ -99,25 +99,10 @@ def _sales_labels() -> dict[str, Any]:
             "method_labels": METHOD_LABELS}
 
 
-def me() -> dict[str, Any]:
-    user = page_user()
-    assert user is not None
-    return user
-
-
 def service() -> SalesService:
     """The sales service as the logged-in page user (rights and scope from the server's rules)."""
     store = get_store()
     return SalesService(store, me(), sales_web.hooks(store))
-
-
-def can(module: str, action: str) -> bool:
-    return rules.can(me(), module, action)
-
-
-def require(module: str, action: str) -> None:
-    if not can(module, action):
-        abort(403)
 
 
 def company_name() -> str:

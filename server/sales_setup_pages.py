@@ -22,7 +22,8 @@ from . import rules, sales, sales_web, users
 from .auth import login_required, roles_required
 from .db import get_store
 from .pages import _page_number
-from .sales_pages import bp, can, me, paged, require, service
+from .auth import can, me, require
+from .sales_pages import bp, paged, service
 
 PRODUCT_TEXT = ("code", "name", "spec", "unit", "price", "barcode", "category_id")
 TARGET_ROLES = ("sales_rep", "sales_manager")

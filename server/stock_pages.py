@@ -30,7 +30,7 @@ from shared.web.stock_service import StockService
 from sync import ServerStore
 
 from . import rules, stock, stock_web, users
-from .auth import login_required, page_user
+from .auth import can, login_required, me, page_user, require
 from .db import get_store
 from .pages import _page_number, _pager
 
@@ -145,24 +145,9 @@ def progress(lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 # ---- request plumbing ---------------------------------------------------------------------------------
-def me() -> dict[str, Any]:
-    user = page_user()
-    assert user is not None
-    return user
-
-
 def service() -> StockService:
     store = get_store()
     return StockService(store, me(), stock_web.hooks(store))
-
-
-def can(module: str, action: str) -> bool:
-    return rules.can(me(), module, action)
-
-
-def require(module: str, action: str) -> None:
-    if not can(module, action):
-        abort(403)
 
 
 def require_moves() -> None:
