@@ -169,6 +169,14 @@ def page_user() -> dict[str, Any] | None:
     return g.fb_page_user
 
 
+def me() -> dict[str, Any]:
+    """The page user, in a view only logged-in users reach (401 otherwise)."""
+    user = page_user()
+    if user is None:
+        abort(401)
+    return user
+
+
 def login_session(user: dict[str, Any]) -> None:
     """Start a fresh page session for the user (keeping the chosen language)."""
     lang = session.get("lang")

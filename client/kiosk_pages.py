@@ -33,7 +33,7 @@ from shared.web.stock_service import StockService
 from sync import ReplicaStore
 
 from . import sales_web, stock_web
-from .auth import page_user
+from .auth import me, page_user
 from .db import get_device, get_store
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
@@ -62,21 +62,14 @@ def explain(exc: ApiError) -> str:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-def _user() -> dict[str, Any]:
-    user = page_user()
-    if user is None:
-        abort(401)
-    return user
-
-
 def service() -> StockService:
     store = get_store()
-    return StockService(store, _user(), stock_web.hooks(store))
+    return StockService(store, me(), stock_web.hooks(store))
 
 
 def sales() -> SalesService:
     store = get_store()
-    return SalesService(store, _user(), sales_web.hooks(store))
+    return SalesService(store, me(), sales_web.hooks(store))
 
 
 def tz() -> ZoneInfo:

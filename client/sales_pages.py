@@ -12,21 +12,19 @@ import re
 from datetime import date
 from typing import Any, Mapping
 
-from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 
-from shared.schemas.sales import (
-    LineSchema, OpportunitySchema, QuoteSchema, RECEIPT_METHODS, ReceiptSchema, SalesOrderSchema,
-)
+from shared.schemas.sales import OpportunitySchema, QuoteSchema, ReceiptSchema, SalesOrderSchema
 from shared.sales.receivables import BUCKETS
 from shared.web.errors import ApiError, Conflict, NotFound
 from shared.web.sales_service import SalesService
 
 from . import crm, kiosk_pages, sales_web
-from .auth import page_user
+from .auth import me
 from .db import get_store
 from .forms import translate_message
 
@@ -87,20 +85,13 @@ def explain(exc: ApiError) -> str:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _user() -> dict[str, Any]:
-    user = page_user()
-    if user is None:
-        abort(401)
-    return user
-
-
 def service() -> SalesService:
     store = get_store()
-    return SalesService(store, _user(), sales_web.hooks(store))
+    return SalesService(store, me(), sales_web.hooks(store))
 
 
 def can(module: str, action: str) -> bool:
-    return sales_web.can(get_store(), _user(), module, action)
+    return sales_web.can(get_store(), me(), module, action)
 
 
 def money(value: Any) -> str:
@@ -301,7 +292,7 @@ def company_name() -> str:
     if configured:
         return str(configured)
     row = get_store().db.execute("SELECT department_path FROM directory_users WHERE id = ? OR user_id = ? LIMIT 1",
-                                 [_user()["id"], _user()["id"]]).fetchone()
+                                 [me()["id"], me()["id"]]).fetchone()
     top = str(row[0] or "").split("/")[0].strip() if row else ""
     return top or _("Fieldbook")
 
