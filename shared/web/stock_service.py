@@ -220,8 +220,10 @@ class StockService:
             return self.record_move({**copy, "reverses_id": move_id, "reason": reason or "reversal"})
 
     # ---- outbound -----------------------------------------------------------------------------
-    def outbound_requests(self, warehouse_id: str | None = None, status: str | None = None,
-                          page: int = 1, per_page: int = 50) -> dict[str, Any]:
+    def _open_documents(self, table: str, order: str, warehouse_id: str | None, status: str | None, page: int,
+                        per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """Rows of outbound requests or purchase orders of a warehouse (a kiosk: its own), by status
+        (``pending``: not done yet)."""
         self.require("stock", "view")
         where, params = ["coalesce(deleted, 0) = 0"], []
         warehouse_id = warehouse_id or self.hooks.warehouse_id()
@@ -234,10 +236,15 @@ class StockService:
             where.append("status = ?")
             params.append(status)
         cond = " AND ".join(where)
-        total = self.store.db.execute(f"SELECT count(*) FROM outbound_requests WHERE {cond}", params).fetchone()[0]
-        rows = self.store.db.query(f"SELECT * FROM outbound_requests WHERE {cond} ORDER BY delivery_date, id LIMIT ? OFFSET ?",
+        total = self.store.db.execute(f"SELECT count(*) FROM [{table}] WHERE {cond}", params).fetchone()[0]
+        rows = self.store.db.query(f"SELECT * FROM [{table}] WHERE {cond} ORDER BY {order}, id LIMIT ? OFFSET ?",
                                    [*params, per_page, (page - 1) * per_page])
-        return {"items": [self._with_local_progress(dict(r)) for r in rows], "total": int(total)}
+        return [dict(r) for r in rows], int(total)
+
+    def outbound_requests(self, warehouse_id: str | None = None, status: str | None = None,
+                          page: int = 1, per_page: int = 50) -> dict[str, Any]:
+        rows, total = self._open_documents("outbound_requests", "delivery_date", warehouse_id, status, page, per_page)
+        return {"items": [self._with_local_progress(r) for r in rows], "total": total}
 
     def outbound_request(self, request_id: str) -> dict[str, Any]:
         self.require("stock", "view")
@@ -247,24 +254,46 @@ class StockService:
             raise NotFound("No such outbound request.") from None
         return self._with_local_progress(row)
 
-    def _with_local_progress(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The request with what the moves this replica holds shipped (ahead of the server's count)."""
-        out = _shape(row, REQUEST_FIELDS)
-        shipped: dict[str, int] = {}
-        for move in self.store.db.query("SELECT product_id, quantity, reverses_id FROM stock_moves WHERE ref_type = 'order'"
-                                        " AND ref_id = ? AND kind = 'out'", [row["order_id"]]):
+    def _progress(self, out: dict[str, Any], ref_type: str, ref_id: str, kind: str) -> dict[str, Any]:
+        """``done`` and ``remaining`` per line from the moves this replica holds that reference the
+        request (ahead of the server's count while they wait to sync), and the status they give."""
+        moved: dict[str, int] = {}
+        for move in self.store.db.query("SELECT product_id, quantity, reverses_id FROM stock_moves WHERE ref_type = ?"
+                                        " AND ref_id = ? AND kind = ?", [ref_type, ref_id, kind]):
             sign = -1 if move["reverses_id"] else 1
-            shipped[move["product_id"]] = shipped.get(move["product_id"], 0) + sign * ledger.milli(move["quantity"])
+            moved[move["product_id"]] = moved.get(move["product_id"], 0) + sign * ledger.milli(move["quantity"])
         for line in out["lines"]:
-            done = max(ledger.milli(line.get("done") or 0), shipped.get(line["product_id"], 0))
+            done = max(ledger.milli(line.get("done") or 0), moved.get(line["product_id"], 0))
             line["done"] = done / 1000
             line["remaining"] = max(0, ledger.milli(line["quantity"]) - done) / 1000
-            line["available"] = self.available(line["product_id"], row["warehouse_id"])
         if out["lines"] and all(l["remaining"] == 0 for l in out["lines"]):
             out["status"] = "done"
         elif any(l["done"] for l in out["lines"]) and out["status"] == "open":
             out["status"] = "partial"
         return out
+
+    def _with_local_progress(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An outbound request with what has shipped, what is left and what the warehouse holds."""
+        out = self._progress(_shape(row, REQUEST_FIELDS), "order", row["order_id"], "out")
+        for line in out["lines"]:
+            line["available"] = self.available(line["product_id"], row["warehouse_id"])
+        return out
+
+    @staticmethod
+    def _wanted(lines: list[Mapping[str, Any]] | None, open_lines: list[dict[str, Any]], what: str) -> list[Mapping[str, Any]]:
+        """The lines to ship or receive: all that is left (``lines`` None) or the given ones, each
+        on the request and no more than is left (``Invalid`` naming the line otherwise)."""
+        left = {l["product_id"]: l["remaining"] for l in open_lines}
+        wanted = [{"product_id": p, "quantity": q} for p, q in left.items() if q > 0] if lines is None else list(lines)
+        problems = {}
+        for index, line in enumerate(wanted):
+            if line["product_id"] not in left:
+                problems[str(index)] = {"product_id": [f"Not on this {what}."]}
+            elif ledger.milli(line["quantity"]) > ledger.milli(left[line["product_id"]]):
+                problems[str(index)] = {"quantity": [f"More than what is left ({left[line['product_id']]})."]}
+        if problems:
+            raise Invalid("A line cannot be moved.", fields={"lines": problems})
+        return [l for l in wanted if ledger.milli(l["quantity"]) > 0]
 
     def ship(self, request_id: str, lines: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Ship an outbound request whole (``lines`` None) or in part, as out moves in one transaction.
@@ -272,23 +301,13 @@ class StockService:
         self.require("stock", "edit")
         with self.store.write():
             request = self.outbound_request(request_id)
-            remaining = {l["product_id"]: l["remaining"] for l in request["lines"]}
-            wanted = [{"product_id": p, "quantity": q} for p, q in remaining.items() if q > 0] if lines is None else list(lines)
-            problems = {}
-            for index, line in enumerate(wanted):
-                left = remaining.get(line["product_id"])
-                if left is None:
-                    problems[str(index)] = {"product_id": ["Not on this request."]}
-                elif ledger.milli(line["quantity"]) > ledger.milli(left):
-                    problems[str(index)] = {"quantity": [f"More than what is left to ship ({left})."]}
-            if problems:
-                raise Invalid("A line cannot be shipped.", fields={"lines": problems})
+            wanted = self._wanted(lines, request["lines"], "request")
             if not wanted:
                 raise Conflict("Everything on this request has shipped.", code="already_shipped")
             moves = [self.record_move({"kind": "out", "warehouse_id": request["warehouse_id"], "product_id": l["product_id"],
                                        "quantity": float(l["quantity"]), "ref_type": "order", "ref_id": request["order_id"],
                                        "reason": f"outbound {request.get('order_number') or request['order_id']}"})
-                     for l in wanted if ledger.milli(l["quantity"]) > 0]
+                     for l in wanted]
             shortages = self.shortages(request_id)
         return {"request": self.outbound_request(request_id), "moves": moves, "shortages": shortages}
 
@@ -351,22 +370,8 @@ class StockService:
 
     def purchase_orders(self, warehouse_id: str | None = None, status: str | None = None,
                         page: int = 1, per_page: int = 50) -> dict[str, Any]:
-        self.require("stock", "view")
-        where, params = ["coalesce(deleted, 0) = 0"], []
-        warehouse_id = warehouse_id or self.hooks.warehouse_id()
-        if warehouse_id:
-            where.append("warehouse_id = ?")
-            params.append(warehouse_id)
-        if status == "pending":
-            where.append("status != 'done'")
-        elif status:
-            where.append("status = ?")
-            params.append(status)
-        cond = " AND ".join(where)
-        total = self.store.db.execute(f"SELECT count(*) FROM purchase_orders WHERE {cond}", params).fetchone()[0]
-        rows = self.store.db.query(f"SELECT * FROM purchase_orders WHERE {cond} ORDER BY expected_at, id LIMIT ? OFFSET ?",
-                                   [*params, per_page, (page - 1) * per_page])
-        return {"items": [self._po_progress(dict(r)) for r in rows], "total": int(total)}
+        rows, total = self._open_documents("purchase_orders", "expected_at", warehouse_id, status, page, per_page)
+        return {"items": [self._po_progress(r) for r in rows], "total": total}
 
     def purchase_order(self, po_id: str) -> dict[str, Any]:
         self.require("stock", "view")
@@ -376,18 +381,7 @@ class StockService:
             raise NotFound("No such purchase order.") from None
 
     def _po_progress(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = _shape(row, PO_FIELDS)
-        got: dict[str, int] = {}
-        for move in self.store.db.query("SELECT product_id, quantity, reverses_id FROM stock_moves WHERE ref_type = 'purchase'"
-                                        " AND ref_id = ? AND kind = 'in'", [row["id"]]):
-            got[move["product_id"]] = got.get(move["product_id"], 0) + (-1 if move["reverses_id"] else 1) * ledger.milli(move["quantity"])
-        for line in out["lines"]:
-            done = max(ledger.milli(line.get("done") or 0), got.get(line["product_id"], 0))
-            line["done"] = done / 1000
-            line["remaining"] = max(0, ledger.milli(line["quantity"]) - done) / 1000
-        if out["lines"] and all(l["remaining"] == 0 for l in out["lines"]):
-            out["status"] = "done"
-        return out
+        return self._progress(_shape(row, PO_FIELDS), "purchase", row["id"], "in")
 
     def create_purchase_order(self, values: Mapping[str, Any]) -> dict[str, Any]:
         self._server_only()
@@ -410,23 +404,13 @@ class StockService:
         self.require("stock", "edit")
         with self.store.write():
             po = self.purchase_order(po_id)
-            remaining = {l["product_id"]: l for l in po["lines"]}
-            wanted = [{"product_id": l["product_id"], "quantity": l["remaining"]} for l in po["lines"] if l["remaining"] > 0] \
-                if lines is None else list(lines)
-            problems = {}
-            for index, line in enumerate(wanted):
-                known = remaining.get(line["product_id"])
-                if known is None:
-                    problems[str(index)] = {"product_id": ["Not on this purchase order."]}
-                elif ledger.milli(line["quantity"]) > ledger.milli(known["remaining"]):
-                    problems[str(index)] = {"quantity": [f"More than what is left to receive ({known['remaining']})."]}
-            if problems:
-                raise Invalid("A line cannot be received.", fields={"lines": problems})
+            costs = {l["product_id"]: l.get("unit_cost") for l in po["lines"]}
+            wanted = self._wanted(lines, po["lines"], "purchase order")
             if not wanted:
                 raise Conflict("Everything on this purchase order was received.", code="already_received")
             moves = [self.record_move({
                 "kind": "in", "warehouse_id": po["warehouse_id"], "product_id": l["product_id"], "quantity": float(l["quantity"]),
-                "unit_cost": l.get("unit_cost") if l.get("unit_cost") is not None else remaining[l["product_id"]].get("unit_cost"),
+                "unit_cost": l.get("unit_cost") if l.get("unit_cost") is not None else costs[l["product_id"]],
                 "ref_type": "purchase", "ref_id": po_id, "reason": f"receiving {po.get('number') or po_id}"})
-                for l in wanted if ledger.milli(l["quantity"]) > 0]
+                for l in wanted]
         return {"purchase_order": self.purchase_order(po_id), "moves": moves}
