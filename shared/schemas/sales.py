@@ -211,8 +211,9 @@ class QuoteSchema(Schema):
     conflicts = fields.List(fields.Dict(), dump_only=True)
 
 
-class SalesOrderSchema(Schema):
-    """A sales order (销售订单): draft → submitted → approved / rejected (→ submitted again)."""
+class _WorkflowDocumentSchema(Schema):
+    """What every document with an approval workflow carries (DESIGN §3.5): the number the server
+    assigns, the customer, the status and who decided when; the device writes only the content."""
 
     class Meta:
         unknown = RAISE
@@ -221,50 +222,38 @@ class SalesOrderSchema(Schema):
     number = fields.String(dump_only=True)
     number_is_final = fields.Boolean(dump_only=True)
     customer_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quote_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     status = fields.String(dump_only=True)
+    owner_id = fields.String(dump_only=True)
+    remark = fields.String(allow_none=True, validate=_long)
+    submitted_at = IsoDateTime(dump_only=True)
+    approved_by = fields.String(dump_only=True)
+    approved_at = IsoDateTime(dump_only=True)
+    reject_reason = fields.String(dump_only=True)
+    created_at = IsoDateTime(dump_only=True)
+    updated_at = fields.String(dump_only=True)
+    conflicts = fields.List(fields.Dict(), dump_only=True)
+
+
+class SalesOrderSchema(_WorkflowDocumentSchema):
+    """A sales order (销售订单): draft → submitted → approved / rejected (→ submitted again)."""
+
+    quote_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     lines = JsonList(LineSchema, required=True)
     total = Money(dump_only=True)
     delivery_date = IsoDate(allow_none=True)
     due_date = IsoDate(allow_none=True)  # payment due; the receivable ages from it
     outbound_requested = fields.Boolean(load_default=False)  # ask the warehouse to ship once approved
     warehouse_id = fields.String(allow_none=True, validate=validate.Length(max=64))  # ships from (default: the first)
-    owner_id = fields.String(dump_only=True)
-    remark = fields.String(allow_none=True, validate=_long)
-    submitted_at = IsoDateTime(dump_only=True)
-    approved_by = fields.String(dump_only=True)
-    approved_at = IsoDateTime(dump_only=True)
-    reject_reason = fields.String(dump_only=True)
-    created_at = IsoDateTime(dump_only=True)
-    updated_at = fields.String(dump_only=True)
-    conflicts = fields.List(fields.Dict(), dump_only=True)
 
 
-class ReceiptSchema(Schema):
+class ReceiptSchema(_WorkflowDocumentSchema):
     """Money received from a customer (收款单), allocated to approved orders; approved by finance."""
 
-    class Meta:
-        unknown = RAISE
-
-    id = fields.String(dump_only=True)
-    number = fields.String(dump_only=True)
-    number_is_final = fields.Boolean(dump_only=True)
-    customer_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     payer = fields.String(allow_none=True, validate=_short)
     method = fields.String(required=True, validate=validate.OneOf(RECEIPT_METHODS))
     amount = Money(required=True, validate=validate.Range(min=0.01))
     received_at = IsoDate(required=True)
-    status = fields.String(dump_only=True)
     allocations = JsonList(AllocationSchema, load_default=list)
-    owner_id = fields.String(dump_only=True)
-    remark = fields.String(allow_none=True, validate=_long)
-    submitted_at = IsoDateTime(dump_only=True)
-    approved_by = fields.String(dump_only=True)
-    approved_at = IsoDateTime(dump_only=True)
-    reject_reason = fields.String(dump_only=True)
-    created_at = IsoDateTime(dump_only=True)
-    updated_at = fields.String(dump_only=True)
-    conflicts = fields.List(fields.Dict(), dump_only=True)
 
 
 class ApprovalSchema(Schema):
