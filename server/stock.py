@@ -54,30 +54,35 @@ def _moves_for(store: ServerStore, key: tuple[str, str]) -> list[dict[str, Any]]
         [key[1], key[0], key[0]])]
 
 
-def _write_rows(store: ServerStore, key: tuple[str, str], rows: list[dict[str, Any]]) -> None:
-    store.db.execute("DELETE FROM stock_ledger WHERE warehouse_id = ? AND product_id = ?", list(key))
+def _insert_rows(store: ServerStore, rows: list[dict[str, Any]]) -> None:
     store.db.conn.executemany(
-        "INSERT INTO stock_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO stock_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(r["warehouse_id"], r["product_id"], r["hlc"], r["move_id"], r["kind"], r["moved_at"], r["reverses_id"],
           r["quantity"], r["balance"], r["average_cost"], int(r["negative"])) for r in rows])
 
 
+def _write_rows(store: ServerStore, key: tuple[str, str], rows: list[dict[str, Any]]) -> None:
+    store.db.execute("DELETE FROM stock_ledger WHERE warehouse_id = ? AND product_id = ?", list(key))
+    _insert_rows(store, rows)
+
+
 def post_move(store: ServerStore, move: Mapping[str, Any]) -> None:
-    """Put one stored move in the ledger (append, or recompute its keys when it arrived late)."""
+    """Put one stored move in the ledger: appended after the last row of its warehouse × product
+    (one row computed from that row), or — when it arrived late — the key recomputed from its moves."""
     with store.write():
         for key in dict.fromkeys(ledger.keys(move)):
-            last = store.db.execute("SELECT max(hlc || '|' || move_id) FROM stock_ledger WHERE warehouse_id = ? AND product_id = ?",
-                                    list(key)).fetchone()[0]
+            last = store.db.execute(
+                "SELECT hlc, move_id, balance, average_cost FROM stock_ledger WHERE warehouse_id = ? AND product_id = ?"
+                " ORDER BY hlc DESC, move_id DESC LIMIT 1", list(key)).fetchone()
             was_negative = _negative_now(store, key)
-            rows = ledger.rows_for(key, _moves_for(store, key))
-            if last is not None and f"{move['hlc']}|{move['id']}" > last:
-                store.db.conn.executemany(  # appended at the end: only the new row(s)
-                    "INSERT OR REPLACE INTO stock_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(r["warehouse_id"], r["product_id"], r["hlc"], r["move_id"], r["kind"], r["moved_at"], r["reverses_id"],
-                      r["quantity"], r["balance"], r["average_cost"], int(r["negative"])) for r in rows if r["move_id"] == move["id"]])
+            if last is None or ledger.order_key(move) > (last[0], last[1]):
+                rows = ledger.rows_after(key, move, *ledger.state(
+                    None if last is None else {"balance": last[2], "average_cost": last[3]}))
+                _insert_rows(store, rows)
             else:
+                rows = ledger.rows_for(key, _moves_for(store, key))
                 _write_rows(store, key, rows)
-            _publish(store, key, rows, was_negative)
+            _publish(store, key, rows[-1] if rows else None, was_negative)
         follow_up(store, move)
 
 
@@ -86,17 +91,18 @@ def _negative_now(store: ServerStore, key: tuple[str, str]) -> bool:
     return bool(row and row[0])
 
 
-def _publish(store: ServerStore, key: tuple[str, str], rows: list[dict[str, Any]], was_negative: bool) -> None:
-    """Refresh the replicated level and cost of one key; flag a balance that went below zero."""
-    final = rows[-1] if rows else {"balance": 0.0, "average_cost": None}
-    negative = bool(rows) and rows[-1]["negative"]  # the balance now; past dips stay flagged on their rows
-    level = {"warehouse_id": key[0], "product_id": key[1], "quantity": final["balance"], "negative": negative,
+def _publish(store: ServerStore, key: tuple[str, str], final: Mapping[str, Any] | None, was_negative: bool) -> None:
+    """Refresh the replicated level and cost of one key from its last row; flag a balance that
+    went below zero (past dips stay flagged on their own rows)."""
+    balance = final["balance"] if final else 0.0
+    negative = bool(final and final["negative"])
+    level = {"warehouse_id": key[0], "product_id": key[1], "quantity": balance, "negative": negative,
              "as_of": iso_from_ms(store.now_ms())}
     _upsert(store, "stock_level", key_id(*key), level)
     _upsert(store, "stock_cost", key_id(*key), {"warehouse_id": key[0], "product_id": key[1],
-                                                "average_cost": final["average_cost"]})
+                                                "average_cost": final["average_cost"] if final else None})
     if negative and not was_negative:
-        _flag_negative(store, key, final["balance"])
+        _flag_negative(store, key, balance)
 
 
 def _upsert(store: ServerStore, entity: str, record_id: str, values: Mapping[str, Any]) -> None:

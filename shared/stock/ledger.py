@@ -86,21 +86,34 @@ def step(balance: int, average: Decimal | None, effect: Effect) -> tuple[int, De
     return after, max(Decimal(0), (value / Decimal(after)).quantize(_COST, rounding=ROUND_HALF_UP))
 
 
+def rows_after(key: tuple[str, str], move: Mapping[str, Any], balance: int, average: Decimal | None) -> list[dict[str, Any]]:
+    """The rows one move adds to a key whose balance (thousandths) and average cost are given."""
+    rows = []
+    for effect in effects(move):
+        if (effect.warehouse_id, effect.product_id) != key:
+            continue
+        balance, average = step(balance, average, effect)
+        rows.append({
+            "move_id": move["id"], "warehouse_id": key[0], "product_id": key[1], "hlc": move["hlc"],
+            "kind": move["kind"], "moved_at": move.get("moved_at"), "reverses_id": move.get("reverses_id"),
+            "quantity": effect.delta / 1000, "balance": balance / 1000,
+            "average_cost": None if average is None else float(average), "negative": balance < 0,
+        })
+    return rows
+
+
+def state(row: Mapping[str, Any] | None) -> tuple[int, Decimal | None]:
+    """The balance (thousandths) and average cost after a ledger row (None: an empty key)."""
+    if row is None:
+        return 0, None
+    return milli(row["balance"]), cost(row["average_cost"])
+
+
 def rows_for(key: tuple[str, str], moves: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ledger rows of one warehouse × product from every move touching it (any order given)."""
     rows: list[dict[str, Any]] = []
-    balance, average = 0, None
     for move in sorted(moves, key=order_key):
-        for effect in effects(move):
-            if (effect.warehouse_id, effect.product_id) != key:
-                continue
-            balance, average = step(balance, average, effect)
-            rows.append({
-                "move_id": move["id"], "warehouse_id": key[0], "product_id": key[1], "hlc": move["hlc"],
-                "kind": move["kind"], "moved_at": move.get("moved_at"), "reverses_id": move.get("reverses_id"),
-                "quantity": effect.delta / 1000, "balance": balance / 1000,
-                "average_cost": None if average is None else float(average), "negative": balance < 0,
-            })
+        rows += rows_after(key, move, *state(rows[-1] if rows else None))
     return rows
 
 
