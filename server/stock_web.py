@@ -18,6 +18,7 @@ def hooks(store: ServerStore) -> StockHooks:
         ledger_rows=lambda warehouse_id, product_id: stock.ledger_rows(store, warehouse_id, product_id, LEDGER_LIMIT)[0],
         after_write=lambda entity, record_id: effects.after_write(store, entity, record_id),
         server=True,
+        may_see=lambda user, entity: stock.visible(user, entity, {}) is not False,
     )
 
 

@@ -37,6 +37,8 @@ class StockHooks:
     ledger_rows: Callable[[str | None, str | None], list[dict[str, Any]]] | None = None  # the server's table
     after_write: Callable[[str, str], None] = lambda entity, record_id: None
     server: bool = False  # may write server-owned records (warehouses, purchase orders)
+    # whether the user may see records of an entity at all (the server: by role; a device holds only those)
+    may_see: Callable[[User, str], bool] = lambda user, entity: True
 
 
 def _shape(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -61,6 +63,12 @@ class StockService:
     def require(self, module: str, action: str) -> None:
         if not self.hooks.can(self.user, module, action):
             raise Forbidden(f"You do not have the right {module}.{action}.", code="no_permission")
+
+    def require_sees(self, entity: str) -> None:
+        """403 unless the user's role sees this kind of record (a rep: levels only, never moves or costs)."""
+        self.require("stock", "view")
+        if not self.hooks.may_see(self.user, entity):
+            raise Forbidden("Your role does not see these stock records.", code="no_permission")
 
     def _server_only(self) -> None:
         if not self.hooks.server:
@@ -112,9 +120,11 @@ class StockService:
         rows = self.store.db.query(
             f"SELECT l.*, c.average_cost, p.code AS product_code, p.name AS product_name, p.unit {joins} WHERE {cond}"
             " ORDER BY p.code, l.warehouse_id LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])
+        costs = self.hooks.may_see(self.user, "stock_cost")
         items = [{"warehouse_id": r["warehouse_id"], "product_id": r["product_id"], "product_code": r["product_code"],
                   "product_name": r["product_name"], "unit": r["unit"], "quantity": r["quantity"],
-                  "average_cost": r["average_cost"], "negative": bool(r["negative"]), "as_of": r["as_of"]} for r in rows]
+                  "average_cost": r["average_cost"] if costs else None, "negative": bool(r["negative"]),
+                  "as_of": r["as_of"]} for r in rows]
         return {"items": items, "total": int(total)}
 
     def available(self, product_id: str, warehouse_id: str | None = None) -> float:
@@ -131,7 +141,7 @@ class StockService:
         A kiosk computes it from the moves it holds, which are complete for its own warehouse only
         (a transfer names another warehouse, whose other moves the kiosk never holds): without a
         ``warehouse_id`` it is its own warehouse's ledger, and another warehouse's has no rows here."""
-        self.require("stock", "view")
+        self.require_sees("stock_move")
         if self.hooks.ledger_rows is not None:
             rows = self.hooks.ledger_rows(warehouse_id, product_id)
         elif (mine := self.hooks.warehouse_id()) is not None and warehouse_id not in (None, mine):
@@ -154,7 +164,7 @@ class StockService:
     # ---- moves --------------------------------------------------------------------------------
     def moves(self, warehouse_id: str | None = None, product_id: str | None = None, kind: str | None = None,
               day: str | None = None, page: int = 1, per_page: int = 50) -> dict[str, Any]:
-        self.require("stock", "view")
+        self.require_sees("stock_move")
         where, params = ["1"], []
         if warehouse_id:
             where.append("(m.warehouse_id = ? OR m.to_warehouse_id = ?)")
@@ -177,6 +187,7 @@ class StockService:
         return {"items": items, "total": int(total)}
 
     def move(self, move_id: str) -> dict[str, Any]:
+        self.require_sees("stock_move")
         row = self.store.event_row("stock_move", move_id)
         if row is None:
             raise NotFound("No such stock move.")
@@ -224,7 +235,7 @@ class StockService:
                         per_page: int) -> tuple[list[dict[str, Any]], int]:
         """Rows of outbound requests or purchase orders of a warehouse (a kiosk: its own), by status
         (``pending``: not done yet)."""
-        self.require("stock", "view")
+        self.require_sees(self.store.registry.by_plural(table).name)  # type: ignore[union-attr]
         where, params = ["coalesce(deleted, 0) = 0"], []
         warehouse_id = warehouse_id or self.hooks.warehouse_id()
         if warehouse_id:
@@ -247,7 +258,7 @@ class StockService:
         return {"items": [self._with_local_progress(r) for r in rows], "total": total}
 
     def outbound_request(self, request_id: str) -> dict[str, Any]:
-        self.require("stock", "view")
+        self.require_sees("outbound_request")
         try:
             row = self.store.get("outbound_request", request_id)
         except RecordNotFound:
@@ -324,7 +335,7 @@ class StockService:
     # ---- purchase requests and orders ---------------------------------------------------------
     def purchase_requests(self, warehouse_id: str | None = None, status: str | None = None,
                           page: int = 1, per_page: int = 50) -> dict[str, Any]:
-        self.require("stock", "view")
+        self.require_sees("purchase_request")
         where, params = ["coalesce(deleted, 0) = 0"], []
         for column, value in (("warehouse_id", warehouse_id or self.hooks.warehouse_id()), ("status", status)):
             if value:
@@ -374,7 +385,7 @@ class StockService:
         return {"items": [self._po_progress(r) for r in rows], "total": total}
 
     def purchase_order(self, po_id: str) -> dict[str, Any]:
-        self.require("stock", "view")
+        self.require_sees("purchase_order")
         try:
             return self._po_progress(self.store.get("purchase_order", po_id))
         except RecordNotFound:

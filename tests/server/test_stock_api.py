@@ -207,3 +207,18 @@ def test_a_move_by_an_operator_without_stock_rights_is_refused(client: FlaskClie
     assert store.event_row("stock_move", ok["id"]) is not None
     assert store.event_row("stock_move", rep_move["id"]) is None
     assert [r["reason"] for r in kiosk.store.rejections() if r["record_id"] == rep_move["id"]] == ["operator_not_allowed"]
+
+
+def test_a_rep_on_the_server_api_sees_levels_but_no_costs_moves_or_outbound(client: FlaskClient, depot: dict[str, Any]) -> None:
+    boss, wh, product = depot["boss"], depot["wh1"]["id"], depot["product"]["id"]
+    moved = client.post("/api/stock_moves", headers=boss, json={"kind": "in", "warehouse_id": wh, "product_id": product,
+                                                                "quantity": 4, "unit_cost": 200, "moved_at": "2026-11-20T09:00:00+08:00"})
+    rep = bearer(client, "rep1")
+    level = client.get(f"/api/stock?warehouse_id={wh}", headers=rep).get_json()["items"][0]
+    assert level["quantity"] == 4 and level["average_cost"] is None
+    assert client.get(f"/api/stock?warehouse_id={wh}", headers=boss).get_json()["items"][0]["average_cost"] == 200.0
+    for path in (f"/api/stock-ledger?warehouse_id={wh}", "/api/stock_moves", f"/api/stock_moves/{moved.get_json()['id']}",
+                 "/api/outbound_requests", "/api/purchase_orders", "/api/purchase_requests"):
+        answer = client.get(path, headers=rep)
+        assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "no_permission", path
+        assert client.get(path, headers=boss).status_code == 200, path
