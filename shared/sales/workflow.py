@@ -4,8 +4,8 @@
   a draft or rejected document). approve / reject are decisions recorded as ``approval`` events by
   a user holding ``<module>.approve``; only the server turns a decision into the new status.
 - A decision carries the **version** the approver saw: a digest of the document's content fields
-  (customer, lines, totals, dates). The server refuses it (``changed_since_seen``) when the content
-  differs by the time the decision arrives.
+  (customer, lines, totals, dates) and of its submission. The server refuses it (``changed_since_seen``)
+  when the content differs, or the document was rejected and submitted again, by the time it arrives.
 - Once submitted a document's content is frozen until it is rejected back (``frozen``).
 - Numbers are provisional (``TMP-…``) until the server assigns the final one.
 """
@@ -15,10 +15,13 @@ import hashlib
 import json
 from typing import Any, Mapping
 
-#: The fields a decision is about (their digest is the version an approver saw).
+#: The fields a decision is about (their digest is the version an approver saw): the content and the
+#: submission (``submitted_at``), so a decision taken on one submission never applies to a later one —
+#: not even when a rejected document comes back unchanged.
 CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "sales_order": ("customer_id", "lines", "total", "delivery_date", "due_date", "outbound_requested", "remark"),
-    "receipt": ("customer_id", "payer", "method", "amount", "received_at", "allocations", "remark"),
+    "sales_order": ("customer_id", "lines", "total", "delivery_date", "due_date", "outbound_requested", "remark",
+                    "submitted_at"),
+    "receipt": ("customer_id", "payer", "method", "amount", "received_at", "allocations", "remark", "submitted_at"),
 }
 #: Fields only the server writes (after a document's creation).
 SERVER_FIELDS = frozenset({"number", "number_is_final", "approved_by", "approved_at", "reject_reason"})
