@@ -228,7 +228,7 @@ class StockService:
                 raise Conflict("This move was already reversed.", code="already_reversed")
             copy = {k: original[k] for k in ("kind", "warehouse_id", "to_warehouse_id", "product_id", "quantity", "unit_cost",
                                               "ref_type", "ref_id")}
-            return self.record_move({**copy, "reverses_id": move_id, "reason": reason or "reversal"})
+            return self.record_move({**copy, "reverses_id": move_id, "reason": reason or None})
 
     # ---- outbound -----------------------------------------------------------------------------
     def _open_documents(self, table: str, order: str, warehouse_id: str | None, status: str | None, page: int,
@@ -317,7 +317,7 @@ class StockService:
                 raise Conflict("Everything on this request has shipped.", code="already_shipped")
             moves = [self.record_move({"kind": "out", "warehouse_id": request["warehouse_id"], "product_id": l["product_id"],
                                        "quantity": float(l["quantity"]), "ref_type": "order", "ref_id": request["order_id"],
-                                       "reason": f"outbound {request.get('order_number') or request['order_id']}"})
+                                       "reason": request.get("order_number")})  # the number, not words: data in no language
                      for l in wanted]
             shortages = self.shortages(request_id)
         return {"request": self.outbound_request(request_id), "moves": moves, "shortages": shortages}
@@ -375,7 +375,7 @@ class StockService:
                     continue
                 made.append(self.request_purchase({
                     "product_id": short["product_id"], "quantity": short["short"], "warehouse_id": request["warehouse_id"],
-                    "reason": f"shortage for outbound {request.get('order_number') or request['order_id']}",
+                    "reason": request.get("order_number"),
                     "ref_type": "order", "ref_id": request["order_id"]}))
             return made
 
@@ -422,6 +422,6 @@ class StockService:
             moves = [self.record_move({
                 "kind": "in", "warehouse_id": po["warehouse_id"], "product_id": l["product_id"], "quantity": float(l["quantity"]),
                 "unit_cost": l.get("unit_cost") if l.get("unit_cost") is not None else costs[l["product_id"]],
-                "ref_type": "purchase", "ref_id": po_id, "reason": f"receiving {po.get('number') or po_id}"})
+                "ref_type": "purchase", "ref_id": po_id, "reason": po.get("number")})
                 for l in wanted]
         return {"purchase_order": self.purchase_order(po_id), "moves": moves}
