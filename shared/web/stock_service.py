@@ -213,9 +213,27 @@ class StockService:
         self._check_move(values)
         full = {"operator_id": self.me, "moved_at": iso_from_ms(self.store.now_ms()), **values}
         with self.store.write():
+            if values.get("reverses_id"):
+                self._check_reversal(values)
             move_id = self.store.add_event("stock_move", full, self.me)
             self.hooks.after_write("stock_move", move_id)
         return self.move(move_id)
+
+    def _check_reversal(self, values: Mapping[str, Any]) -> None:
+        """A move with ``reverses_id`` must copy a move that is not a reversal and not reversed yet
+        (the same checks the server's sync rules make)."""
+        original = self.store.event_row("stock_move", str(values["reverses_id"]))
+        if original is None:
+            raise NotFound("No such stock move to reverse.", fields={"reverses_id": ["No such stock move."]})
+        if original.get("reverses_id"):
+            raise Conflict("A reversal is not reversed; record a new move instead.", code="is_reversal")
+        same = all(original.get(k) == values.get(k) for k in ("kind", "warehouse_id", "product_id")) and \
+            (original.get("to_warehouse_id") or None) == (values.get("to_warehouse_id") or None)
+        if not same or ledger.milli(original["quantity"]) != ledger.milli(values["quantity"]):
+            raise Invalid("A reversal copies the move it reverses.", code="reversal_mismatch",
+                          fields={"reverses_id": ["Another kind, warehouse, product or quantity."]})
+        if self.store.db.execute("SELECT 1 FROM stock_moves WHERE reverses_id = ?", [values["reverses_id"]]).fetchone():
+            raise Conflict("This move was already reversed.", code="already_reversed")
 
     def reverse(self, move_id: str, reason: str | None = None) -> dict[str, Any]:
         """A reversal of a wrong move: the same move with the opposite effect, pointing at it."""
