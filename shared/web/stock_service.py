@@ -315,10 +315,13 @@ class StockService:
         left = {l["product_id"]: l["remaining"] for l in open_lines}
         wanted = [{"product_id": p, "quantity": q} for p, q in left.items() if q > 0] if lines is None else list(lines)
         problems = {}
+        claimed: dict[str, int] = {}  # thousandths asked so far per product (two lines may name one product)
         for index, line in enumerate(wanted):
             if line["product_id"] not in left:
                 problems[str(index)] = {"product_id": [f"Not on this {what}."]}
-            elif ledger.milli(line["quantity"]) > ledger.milli(left[line["product_id"]]):
+                continue
+            claimed[line["product_id"]] = claimed.get(line["product_id"], 0) + ledger.milli(line["quantity"])
+            if claimed[line["product_id"]] > ledger.milli(left[line["product_id"]]):
                 problems[str(index)] = {"quantity": [f"More than what is left ({left[line['product_id']]})."]}
         if problems:
             raise Invalid("A line cannot be moved.", fields={"lines": problems})

@@ -82,3 +82,36 @@ def test_a_reversal_posted_with_another_kind_or_quantity_is_refused(client: Flas
     answer = client.post("/api/stock_moves", headers=boss, json={**base, "kind": "in", "quantity": 9, "reverses_id": out["id"]})
     assert answer.status_code in (409, 422), answer.get_json()
     assert client.get(f"/api/stock?warehouse_id={wh}", headers=boss).get_json()["items"][0]["quantity"] == 6
+
+
+def _outbound(client: FlaskClient, depot: dict[str, Any], quantity: int) -> str:
+    rep, boss = bearer(client, "rep1"), depot["boss"]
+    customer = client.post("/api/customers", headers=rep, json=customer_values()).get_json()
+    order = client.post("/api/orders", headers=rep, json={"customer_id": customer["id"], "outbound_requested": True,
+                                                          "lines": [{"product_id": depot["product"], "quantity": quantity,
+                                                                     "unit_price": 300}]}).get_json()
+    client.post(f"/api/orders/{order['id']}/submit", headers=rep)
+    assert client.post(f"/api/orders/{order['id']}/approve", headers=boss).status_code == 200
+    pending = client.get("/api/outbound_requests?status=pending", headers=bearer(client, "clerk")).get_json()
+    return str(pending["items"][0]["id"])
+
+
+def test_shipping_the_same_product_on_two_lines_cannot_ship_more_than_is_left(client: FlaskClient, depot: dict[str, Any]) -> None:
+    """Each line was checked against what is left on its own: two lines of 4 shipped 8 of 5."""
+    request_id = _outbound(client, depot, 5)
+    clerk = bearer(client, "clerk")
+    line = {"product_id": depot["product"], "quantity": 4}
+    answer = client.post(f"/api/outbound_requests/{request_id}/ship", headers=clerk, json={"lines": [line, line]})
+    assert answer.status_code == 422, answer.get_json()
+    assert _count(client, "SELECT count(*) FROM stock_moves") == 0
+
+
+def test_receiving_the_same_product_on_two_lines_cannot_receive_more_than_ordered(client: FlaskClient, depot: dict[str, Any]) -> None:
+    buyer, clerk = bearer(client, "buyer"), bearer(client, "clerk")
+    po = client.post("/api/purchase_orders", headers=buyer, json={
+        "supplier": "温州阀门厂", "warehouse_id": depot["wh"],
+        "lines": [{"product_id": depot["product"], "quantity": 2, "unit_cost": 230}]}).get_json()
+    line = {"product_id": depot["product"], "quantity": 2}
+    answer = client.post(f"/api/purchase_orders/{po['id']}/receive", headers=clerk, json={"lines": [line, line]})
+    assert answer.status_code == 422, answer.get_json()
+    assert _count(client, "SELECT count(*) FROM stock_moves") == 0
