@@ -425,6 +425,9 @@ class StockService:
         unknown = {str(i): {"product_id": ["No such product."]} for i, pid in enumerate(ids) if pid not in known}
         if unknown:
             raise Invalid("A line names an unknown product.", fields={"lines": unknown})
+        twice = {str(i): {"product_id": ["Already on an earlier line."]} for i, pid in enumerate(ids) if pid in ids[:i]}
+        if twice:  # progress is counted per product: one line per product
+            raise Invalid("A product is on more than one line; put its whole quantity on one line.", fields={"lines": twice})
         lines = [{"product_id": l["product_id"], "quantity": float(l["quantity"]), "done": 0.0,
                   "unit_cost": l.get("unit_cost")} for l in values["lines"]]
         with self.store.write():

@@ -115,3 +115,20 @@ def test_receiving_the_same_product_on_two_lines_cannot_receive_more_than_ordere
     answer = client.post(f"/api/purchase_orders/{po['id']}/receive", headers=clerk, json={"lines": [line, line]})
     assert answer.status_code == 422, answer.get_json()
     assert _count(client, "SELECT count(*) FROM stock_moves") == 0
+
+
+def test_a_purchase_order_naming_a_product_twice_is_not_done_before_all_of_it_arrives(
+        client: FlaskClient, depot: dict[str, Any]) -> None:
+    """Lines were keyed by product: two lines of 2 and 3 received 3 and showed the order done."""
+    buyer, clerk = bearer(client, "buyer"), bearer(client, "clerk")
+    answer = client.post("/api/purchase_orders", headers=buyer, json={
+        "supplier": "温州阀门厂", "warehouse_id": depot["wh"],
+        "lines": [{"product_id": depot["product"], "quantity": 2, "unit_cost": 230},
+                  {"product_id": depot["product"], "quantity": 3, "unit_cost": 230}]})
+    if answer.status_code == 422:  # refused outright: nothing written
+        assert _count(client, "SELECT count(*) FROM purchase_orders") == 0
+        return
+    po = answer.get_json()
+    received = client.post(f"/api/purchase_orders/{po['id']}/receive", headers=clerk).get_json()
+    moved = sum(m["quantity"] for m in received["moves"])
+    assert moved == 5 or received["purchase_order"]["status"] != "done", received
