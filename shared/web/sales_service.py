@@ -434,8 +434,15 @@ class SalesService:
         self.require("orders", "view")
         return self._decorate("sales_order", self._record("sales_order", order_id), ORDER_FIELDS)
 
+    def _check_warehouse(self, values: Mapping[str, Any]) -> None:
+        """An order ships from a live warehouse (warehouses replicate to every device)."""
+        if values.get("warehouse_id") and self.store.db.execute(
+                "SELECT 1 FROM warehouses WHERE id = ? AND coalesce(deleted, 0) = 0", [values["warehouse_id"]]).fetchone() is None:
+            raise Invalid("No such warehouse.", fields={"warehouse_id": ["No such warehouse."]})
+
     def _create_order(self, values: Mapping[str, Any]) -> str:
         self.customer(values["customer_id"])
+        self._check_warehouse(values)
         lines, total = self._priced(list(values["lines"]))
         full = {**values, "lines": lines, "total": total, "status": "draft", "owner_id": self.me, "created_at": self.now(),
                 "number": workflow.provisional_number("sales_order", self.store.site_id, self.store.now_ms()),
@@ -466,6 +473,7 @@ class SalesService:
             changes = dict(values)
             if "customer_id" in changes:
                 self.customer(changes["customer_id"])
+            self._check_warehouse(changes)
             if "lines" in changes:
                 changes["lines"], changes["total"] = self._priced(changes["lines"])
             self.store.update("sales_order", order_id, changes, self.me)

@@ -132,3 +132,15 @@ def test_a_purchase_order_naming_a_product_twice_is_not_done_before_all_of_it_ar
     received = client.post(f"/api/purchase_orders/{po['id']}/receive", headers=clerk).get_json()
     moved = sum(m["quantity"] for m in received["moves"])
     assert moved == 5 or received["purchase_order"]["status"] != "done", received
+
+
+def test_an_order_naming_an_unknown_warehouse_is_refused(client: FlaskClient, depot: dict[str, Any]) -> None:
+    """The order was stored with any ``warehouse_id``; once approved its outbound request went to a
+    warehouse no kiosk holds, so nobody ever saw it to ship."""
+    rep = bearer(client, "rep1")
+    customer = client.post("/api/customers", headers=rep, json=customer_values()).get_json()
+    answer = client.post("/api/orders", headers=rep, json={
+        "customer_id": customer["id"], "outbound_requested": True, "warehouse_id": "no-such-warehouse",
+        "lines": [{"product_id": depot["product"], "quantity": 1, "unit_price": 300}]})
+    assert answer.status_code == 422, answer.get_json()
+    assert _count(client, "SELECT count(*) FROM sales_orders") == 0
