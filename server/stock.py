@@ -168,7 +168,10 @@ def open_outbound(store: ServerStore, order_id: str) -> str | None:
         order = store.get("sales_order", order_id)
         if order.get("status") != "approved" or not order.get("outbound_requested"):
             return None
-        warehouse = order.get("warehouse_id") or default_warehouse(store)
+        warehouse = order.get("warehouse_id")
+        if not warehouse or store.db.execute("SELECT 1 FROM warehouses WHERE id = ? AND coalesce(deleted, 0) = 0",
+                                             [warehouse]).fetchone() is None:
+            warehouse = default_warehouse(store)  # none named, or one that is gone (a device may name anything)
         if warehouse is None:
             return None
         request_id = f"ob-{order_id}"

@@ -222,3 +222,23 @@ def test_a_rep_on_the_server_api_sees_levels_but_no_costs_moves_or_outbound(clie
         answer = client.get(path, headers=rep)
         assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "no_permission", path
         assert client.get(path, headers=boss).status_code == 200, path
+
+
+def test_an_order_naming_an_unknown_warehouse_ships_from_the_default_one(client: FlaskClient, store: Any,
+                                                                         depot: dict[str, Any], devices: Any) -> None:
+    from client import sales_web as rights
+    from shared.web.sales_service import SalesHooks, SalesService
+
+    rep = devices("rep1")
+    rep.sync()
+    customer = rep.store.create("customer", {**customer_values(), "owner_id": rep.user["id"]}, rep.user["id"])
+    on_device = SalesService(rep.store, {"id": rep.user["id"]},
+                             SalesHooks(can=lambda u, m, a: rights.can(rep.store, u, m, a)))
+    order = on_device.create_order({"customer_id": customer, "outbound_requested": True,
+                                    "lines": [{"product_id": depot["product"]["id"], "quantity": 1, "unit_price": 300}]})
+    rep.store.update("sales_order", order["id"], {"warehouse_id": "no-such-warehouse"}, rep.user["id"])  # an older app might
+    on_device.submit("sales_order", order["id"])
+    rep.sync()
+    assert client.post(f"/api/orders/{order['id']}/approve", headers=depot["boss"]).status_code == 200
+    request = store.get("outbound_request", f"ob-{order['id']}")
+    assert request["warehouse_id"] == depot["wh1"]["id"]  # WH01 is the first by code
