@@ -128,6 +128,16 @@ class StockService:
         return {"items": items, "total": int(total)}
 
     def available(self, product_id: str, warehouse_id: str | None = None) -> float:
+        """What a warehouse (or all) holds of a product. A kiosk holds every move of its own
+        warehouse, so there it counts from its moves — including those not synced yet — rather
+        than from the level the server sent at the last sync."""
+        mine = self.hooks.warehouse_id()
+        if mine is not None and warehouse_id == mine and self.hooks.ledger_rows is None:
+            moves = [dict(r) for r in self.store.db.query(
+                "SELECT * FROM stock_moves WHERE product_id = ? AND (warehouse_id = ? OR to_warehouse_id = ?)",
+                [product_id, mine, mine])]
+            rows = ledger.rows_for((mine, product_id), moves)
+            return float(rows[-1]["balance"]) if rows else 0.0
         where, params = "product_id = ?", [product_id]
         if warehouse_id:
             where += " AND warehouse_id = ?"

@@ -242,3 +242,19 @@ def test_an_order_naming_an_unknown_warehouse_ships_from_the_default_one(client:
     assert client.post(f"/api/orders/{order['id']}/approve", headers=depot["boss"]).status_code == 200
     request = store.get("outbound_request", f"ob-{order['id']}")
     assert request["warehouse_id"] == depot["wh1"]["id"]  # WH01 is the first by code
+
+
+def test_a_kiosk_counts_what_it_holds_from_its_own_moves_while_offline(client: FlaskClient, store: Any,
+                                                                       depot: dict[str, Any], devices: Any) -> None:
+    wh, product = depot["wh1"]["id"], depot["product"]["id"]
+    client.post("/api/stock_moves", headers=depot["boss"], json={"kind": "in", "warehouse_id": wh, "product_id": product,
+                                                                 "quantity": 3, "unit_cost": 200, "moved_at": "2026-11-20T09:00:00+08:00"})
+    kiosk = _enroll_kiosk(client, devices, "WH01", "clerk")
+    kiosk.sync()
+    service = kiosk_service(kiosk, wh)
+    assert service.available(product, wh) == 3
+    service.record_move({"kind": "out", "warehouse_id": wh, "product_id": product, "quantity": 2})  # not synced
+    assert service.available(product, wh) == 1  # the server's level (3) is behind; the kiosk knows better
+    assert service.levels(wh)["items"][0]["quantity"] == 3  # GET /api/stock stays the server's figure "as of"
+    kiosk.sync()
+    assert service.available(product, wh) == 1 and service.levels(wh)["items"][0]["quantity"] == 1
