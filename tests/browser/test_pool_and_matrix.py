@@ -2,12 +2,12 @@
 a rep claims from the pool page and an admin assigns selected pool customers to a rep."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.browsing import login as _login
 from tests.e2e.harness import ADMIN_PASSWORD, Api, Cluster
 
 pytestmark = pytest.mark.browser
@@ -15,14 +15,6 @@ pytestmark = pytest.mark.browser
 REP = ("lina", "lina-pass-1")
 OTHER_REP = ("wei", "wei-pass-1")
 POOL_NAMES = ("公海·杭州明达机械有限公司", "公海·宁波远航贸易有限公司", "公海·绍兴纺织有限公司")
-
-
-def _login(page: Any, base: str, username: str, password: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login"))
 
 
 def _user_id(api: Api, username: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.browsing import login as _login, shot
 from tests.e2e.harness import Api, Cluster
 
 pytestmark = pytest.mark.browser
@@ -19,17 +20,8 @@ pytestmark = pytest.mark.browser
 BOSS = ("zhang", "zhang-pass-1")
 
 
-def _login(page: Any, base: str, username: str, password: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert not page.url.split("?")[0].endswith("/login")
-
-
 def _shot(page: Any, output_dir: Path, name: str) -> None:
-    page.screenshot(path=str(output_dir / f"server-stock-{name}-zh_CN.png"), full_page=True)
+    shot(page, output_dir, f"server-stock-{name}-zh_CN")
 
 
 def test_boss_sees_the_negative_row_rebuilds_and_reverses(tmp_path: Path, page_zh: Any, output_dir: Path) -> None:
