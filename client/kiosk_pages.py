@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -445,14 +445,27 @@ def _scan(lines: list[dict[str, Any]], products: Mapping[str, Mapping[str, Any]]
     return _("%(code)s is not on this list.", code=code)
 
 
+def _open(load: Any, record_id: str) -> dict[str, Any]:
+    """An outbound request or purchase order of this kiosk's warehouse (404 otherwise)."""
+    try:
+        doc = load(record_id)
+    except NotFound:
+        abort(404)
+    _own(doc)
+    return dict(doc)
+
+
+def _counted(counts: Mapping[str, str], errors: Mapping[str, str],
+             extra: Callable[[str], dict[str, Any]] = lambda product_id: {}) -> list[dict[str, Any]]:
+    """The lines the clerk counted (typed or scanned), valid and above zero, as service lines."""
+    return [{"product_id": p, "quantity": float(Decimal(v)), **extra(p)} for p, v in counts.items()
+            if v and p not in errors and Decimal(v) > 0]
+
+
 @bp.route("/outbound/<request_id>", methods=["GET", "POST"])
 def outbound(request_id: str) -> Any:
     svc = service()
-    try:
-        req = svc.outbound_request(request_id)
-    except NotFound:
-        abort(404)
-    _own(req)
+    req = _open(svc.outbound_request, request_id)
     products = products_by_id(l["product_id"] for l in req["lines"])
     form = request.form if request.method == "POST" else {}
     counts, errors = _counts(req["lines"], form)
@@ -465,8 +478,7 @@ def outbound(request_id: str) -> Any:
     elif action in ("ship", "ship_all"):
         lines: list[Mapping[str, Any]] | None = None
         if action == "ship":
-            lines = [{"product_id": p, "quantity": float(Decimal(v))} for p, v in counts.items()
-                     if v and p not in errors and Decimal(v) > 0]
+            lines = _counted(counts, errors)
             if errors:
                 error = _("Nothing was shipped: correct the marked lines.")
             elif not lines:
@@ -494,11 +506,7 @@ def outbound(request_id: str) -> Any:
 @bp.post("/outbound/<request_id>/purchase")
 def outbound_purchase(request_id: str) -> Any:
     svc = service()
-    try:
-        req = svc.outbound_request(request_id)
-    except NotFound:
-        abort(404)
-    _own(req)
+    _open(svc.outbound_request, request_id)
     try:
         made = svc.shortage_to_purchase(request_id)
     except ApiError as exc:
@@ -527,11 +535,7 @@ def inbound_list() -> Any:
 @bp.route("/inbound/<po_id>", methods=["GET", "POST"])
 def inbound(po_id: str) -> Any:
     svc = service()
-    try:
-        po = svc.purchase_order(po_id)
-    except NotFound:
-        abort(404)
-    _own(po)
+    po = _open(svc.purchase_order, po_id)
     products = products_by_id(l["product_id"] for l in po["lines"])
     form = request.form if request.method == "POST" else {}
     counts, errors = _counts(po["lines"], form)
@@ -557,8 +561,7 @@ def inbound(po_id: str) -> Any:
             lines = [{"product_id": l["product_id"], "quantity": l["remaining"], "unit_cost": parsed_costs[l["product_id"]]}
                      for l in po["lines"] if l["remaining"] > 0]
         else:
-            lines = [{"product_id": p, "quantity": float(Decimal(v)), "unit_cost": parsed_costs.get(p)} for p, v in counts.items()
-                     if v and p not in errors and Decimal(v) > 0]
+            lines = _counted(counts, errors, lambda p: {"unit_cost": parsed_costs.get(p)})
         if errors:
             error = _("Nothing was received: correct the marked lines.")
         elif not lines:

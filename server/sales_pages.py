@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from shared.sales.money import fen, yuan
 from shared.sales.receivables import BUCKETS
+from shared.sales import workflow
 from shared.web.errors import ApiError, NotFound
 from shared.web.export import XLSX_MIMETYPE, to_xlsx
 from shared.web.sales_service import SalesService
@@ -249,8 +250,7 @@ def receipt(record_id: str) -> ResponseReturnValue:
 
 
 def _decide(entity: str, record_id: str) -> ResponseReturnValue:
-    module = "orders" if entity == "sales_order" else "receipts"
-    require(module, "approve")
+    require(workflow.APPROVE_MODULE[entity], "approve")
     action = request.form.get("action")
     if action not in ("approve", "reject"):
         abort(400)
